@@ -1,0 +1,37 @@
+export { decodeImage, openImage, toRgb, DEFAULT_MAX_PIXELS, type RgbImage, type DecodeOptions, type OpenedImage } from './decode.js';
+export {
+  loadImageRgbCropped,
+  toTensor,
+  fromTensor,
+  imageToTensor,
+  inputRegion,
+  batchDims,
+  PREPROCESS_TF,
+  PREPROCESS_TORCH,
+  PREPROCESS_UNIT,
+  type Preprocess,
+} from './preprocess.js';
+export {
+  loadBatch,
+  batches,
+  type BatchOptions,
+  type StreamOptions,
+  type LoadedBatch,
+  type StreamedBatch,
+  type ImageFailure,
+} from './batch.js';
+export {
+  DEFAULT_AUGMENT,
+  drawAugment,
+  randomResizedCropRegion,
+  rotationZoom,
+  applyFlipAndColour,
+  type Augment,
+  type AugmentDraw,
+  type SeededAugment,
+  type Region,
+} from './augment.js';
+export { applyColormap, colormapLut, colormapRange, type ColormapName, type ColormapRange } from './colormap.js';
+export { encodePng, savePng, resizeNearest, resizeSmooth, upsampleBilinear, overlayHeatmap } from './encode.js';
+export { renderGrid, escapeXml, type GridTile, type GridOptions } from './grid.js';
+export { readNpy, writeNpy, npyHeader } from '../util/npy.js';

@@ -1,0 +1,159 @@
+import { GraftError } from '../util/errors.js';
+import { applyFlipAndColour, drawAugment, rotationZoom, type Region, type SeededAugment } from './augment.js';
+import { openImage, toRgb, type DecodeOptions, type RgbImage } from './decode.js';
+
+/** How an image becomes a network input. */
+export interface Preprocess {
+  /** [height, width] of the network input. */
+  size: [number, number];
+  /** crop: scale to cover, centre crop; stretch: scale each axis to fit; pad: scale to fit inside, pad with black. */
+  resize: 'crop' | 'stretch' | 'pad';
+  /**
+   * For 'crop': the shorter side is first scaled to this, then the centre size[0]×size[1] is cropped (torchvision 256→224).
+   * Default: scale so the crop just covers the image (Keras/TF.js: shorter side to the input size, centre crop).
+   */
+  resizeTo?: number;
+  /** Per network-input channel (so in BGR order when channelOrder is 'bgr'): value = (pixel/255 - mean[c]) / std[c]. */
+  mean: [number, number, number];
+  std: [number, number, number];
+  channelOrder: 'rgb' | 'bgr';
+  layout: 'NCHW' | 'NHWC';
+}
+
+/** Keras/TF.js MobileNet style: x/127.5 - 1, NHWC, 224. */
+export const PREPROCESS_TF: Preprocess = {
+  size: [224, 224],
+  resize: 'crop',
+  mean: [0.5, 0.5, 0.5],
+  std: [0.5, 0.5, 0.5],
+  channelOrder: 'rgb',
+  layout: 'NHWC',
+};
+
+/** torchvision ImageNet: shorter side 256, centre crop 224, ImageNet mean/std, NCHW. */
+export const PREPROCESS_TORCH: Preprocess = {
+  size: [224, 224],
+  resize: 'crop',
+  resizeTo: 256,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  channelOrder: 'rgb',
+  layout: 'NCHW',
+};
+
+/** x/255, NHWC, 224. */
+export const PREPROCESS_UNIT: Preprocess = {
+  size: [224, 224],
+  resize: 'crop',
+  mean: [0, 0, 0],
+  std: [1, 1, 1],
+  channelOrder: 'rgb',
+  layout: 'NHWC',
+};
+
+const BLACK = { r: 0, g: 0, b: 0, alpha: 1 };
+
+/** The part of a width×height image that the resize mode keeps (all of it except for 'crop'). */
+export function inputRegion(width: number, height: number, pre: Preprocess): Region {
+  if (pre.resize !== 'crop') return { left: 0, top: 0, width, height };
+  const [h, w] = pre.size;
+  if (pre.resizeTo !== undefined && pre.resizeTo < Math.max(h, w)) {
+    throw new GraftError('BAD_ARGUMENT', `preprocess resizeTo ${pre.resizeTo} is smaller than the input size ${h}×${w}`);
+  }
+  const scale = pre.resizeTo !== undefined ? pre.resizeTo / Math.min(width, height) : Math.max(w / width, h / height);
+  const cw = Math.min(width, Math.max(1, Math.round(w / scale)));
+  const ch = Math.min(height, Math.max(1, Math.round(h / scale)));
+  return { left: Math.round((width - cw) / 2), top: Math.round((height - ch) / 2), width: cw, height: ch };
+}
+
+function cropCentre(img: RgbImage, width: number, height: number): RgbImage {
+  const left = Math.floor((img.width - width) / 2);
+  const top = Math.floor((img.height - height) / 2);
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const from = ((top + y) * img.width + left) * 3;
+    data.set(img.data.subarray(from, from + width * 3), y * width * 3);
+  }
+  return { ...img, data, width, height };
+}
+
+/** Decodes an image and returns its 8-bit RGB crop at the network input size, resized inside sharp, optionally augmented. */
+export async function loadImageRgbCropped(
+  source: string | Uint8Array,
+  pre: Preprocess,
+  augment?: SeededAugment,
+  decode?: DecodeOptions,
+): Promise<RgbImage> {
+  const opened = await openImage(source, decode);
+  const [h, w] = pre.size;
+  const draw = augment ? drawAugment(augment.spec, augment.rng, opened.width, opened.height) : undefined;
+  const region = draw?.crop ?? inputRegion(opened.width, opened.height, pre);
+  const fit = pre.resize === 'pad' && !draw?.crop ? 'contain' : 'fill';
+  const zoom = draw && draw.angle !== 0 ? rotationZoom(draw.angle, w, h) : 1;
+  // 'linear' matches the bilinear (antialiased) resize of PIL/torchvision and Keras more closely than sharp's lanczos3.
+  let image = opened.image
+    .extract(region)
+    .resize(Math.ceil(w * zoom), Math.ceil(h * zoom), { fit, kernel: 'linear', background: BLACK });
+  if (draw) image = applyFlipAndColour(image, draw);
+  if (draw && zoom !== 1) image = image.rotate(draw.angle, { background: BLACK });
+  const rgb = await toRgb(opened, image);
+  return zoom === 1 ? rgb : cropCentre(rgb, w, h);
+}
+
+/** Channel index in the RGB image that feeds network channel c. */
+function rgbChannel(pre: Preprocess, c: number): number {
+  return pre.channelOrder === 'bgr' ? 2 - c : c;
+}
+
+/** Normalises an 8-bit RGB image into a network tensor (one image, no batch axis): CHW for NCHW, HWC for NHWC. */
+export function toTensor(crop: RgbImage, pre: Preprocess): Float32Array {
+  const { width, height, data } = crop;
+  const plane = width * height;
+  const out = new Float32Array(plane * 3);
+  for (let c = 0; c < 3; c++) {
+    const src = rgbChannel(pre, c);
+    const scale = 1 / (255 * pre.std[c]);
+    const shift = pre.mean[c] / pre.std[c];
+    if (pre.layout === 'NCHW') {
+      for (let i = 0; i < plane; i++) out[c * plane + i] = data[i * 3 + src] * scale - shift;
+    } else {
+      for (let i = 0; i < plane; i++) out[i * 3 + c] = data[i * 3 + src] * scale - shift;
+    }
+  }
+  return out;
+}
+
+/** Inverse of toTensor at the preprocess input size: de-normalised, clamped to 0..255 and rounded. */
+export function fromTensor(t: Float32Array, pre: Preprocess): RgbImage {
+  const [height, width] = pre.size;
+  const plane = width * height;
+  if (t.length !== plane * 3) {
+    throw new GraftError('SHAPE', `fromTensor: tensor has ${t.length} values, expected 3×${height}×${width} = ${plane * 3}`);
+  }
+  const data = new Uint8Array(plane * 3);
+  for (let c = 0; c < 3; c++) {
+    const dst = rgbChannel(pre, c);
+    for (let i = 0; i < plane; i++) {
+      const v = pre.layout === 'NCHW' ? t[c * plane + i] : t[i * 3 + c];
+      const pixel = Math.round((v * pre.std[c] + pre.mean[c]) * 255);
+      data[i * 3 + dst] = Number.isNaN(pixel) ? 0 : Math.min(255, Math.max(0, pixel));
+    }
+  }
+  return { data, width, height };
+}
+
+/** Decodes, crops and normalises one image into a network tensor (no batch axis). */
+export async function imageToTensor(
+  source: string | Uint8Array,
+  pre: Preprocess,
+  augment?: SeededAugment,
+  decode?: DecodeOptions,
+): Promise<Float32Array> {
+  return toTensor(await loadImageRgbCropped(source, pre, augment, decode), pre);
+}
+
+/** Tensor dims of a batch of n images. */
+export function batchDims(n: number, pre: Preprocess): number[] {
+  const [h, w] = pre.size;
+  return pre.layout === 'NCHW' ? [n, 3, h, w] : [n, h, w, 3];
+}

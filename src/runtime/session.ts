@@ -1,0 +1,72 @@
+/** onnxruntime-node sessions: one place that creates, caches and runs them. */
+import os from 'node:os';
+import ort from 'onnxruntime-node';
+import type { Model } from '../onnx/types.js';
+import { encodeModel } from '../onnx/codec.js';
+import { GraftError, errorMessage } from '../util/errors.js';
+
+export type OrtTensor = ort.Tensor;
+export { ort };
+
+export interface SessionOptions {
+  /** intra-op threads; default: number of cores. */
+  threads?: number;
+  /** Keep every tensor named here alive (no fusion across them) — used when intermediate tensors are outputs. */
+  optimization?: 'all' | 'extended' | 'basic' | 'disabled';
+}
+
+/** A compiled graph with typed run(). Create with Session.create(model) and reuse it. */
+export class Session {
+  private constructor(readonly ort: ort.InferenceSession, readonly inputNames: readonly string[], readonly outputNames: readonly string[]) {}
+
+  static async create(model: Model | Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
+    const bytesOrPath = typeof model === 'string' || model instanceof Uint8Array ? model : encodeModel(model);
+    const options: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: opts.threads ?? defaultThreads(),
+      interOpNumThreads: 1,
+      graphOptimizationLevel: opts.optimization ?? 'all',
+      executionMode: 'sequential',
+    };
+    try {
+      const s = typeof bytesOrPath === 'string'
+        ? await ort.InferenceSession.create(bytesOrPath, options)
+        : await ort.InferenceSession.create(bytesOrPath, options);
+      return new Session(s, s.inputNames, s.outputNames);
+    } catch (err) {
+      throw new GraftError('RUNTIME', `onnxruntime could not load the model: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** Runs with float32 (or other typed) feeds; returns the requested outputs (default: all). */
+  async run(feeds: Record<string, ort.Tensor>, outputs?: string[]): Promise<Record<string, ort.Tensor>> {
+    try {
+      return await this.ort.run(feeds, outputs ?? (this.outputNames as string[]));
+    } catch (err) {
+      throw new GraftError('RUNTIME', `onnxruntime run failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.ort.release();
+  }
+}
+
+export function defaultThreads(): number {
+  const env = Number(process.env.GRAFT_THREADS);
+  if (env > 0) return env;
+  return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+}
+
+export function float32(data: Float32Array, dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor('float32', data, dims);
+}
+
+export function int64(values: readonly number[], dims: readonly number[] = [values.length]): ort.Tensor {
+  return new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), dims);
+}
+
+/** The tensor's data as Float32Array (throws on other types). */
+export function asFloat32(t: ort.Tensor): Float32Array {
+  if (t.type !== 'float32') throw new GraftError('RUNTIME', `expected a float32 tensor, got ${t.type}`);
+  return t.data as Float32Array;
+}
