@@ -1,0 +1,39 @@
+/** Shared CLI plumbing: model options, output, errors. */
+import type { Command } from 'commander';
+import { loadModel, type GraftModel } from '../models/load.js';
+import { DEFAULT_MODEL } from '../models/registry.js';
+import { terminalProgress } from './progress.js';
+
+export interface ModelFlags { model?: string; randomWeights?: boolean; seed?: string }
+
+export function addModelOptions(cmd: Command, withModelFlag = true): Command {
+  if (withModelFlag) cmd.option('-m, --model <model>', `registry name, .onnx file or TF.js model folder (default ${DEFAULT_MODEL})`);
+  return cmd
+    .option('--random-weights', 'build the architecture with seeded random (He/Kaiming) weights instead of loading pretrained ones')
+    .option('--seed <n>', 'random seed', '0');
+}
+
+export async function modelFromFlags(flags: ModelFlags, spec?: string): Promise<GraftModel> {
+  return loadModel(spec ?? flags.model ?? DEFAULT_MODEL, {
+    randomWeights: flags.randomWeights,
+    seed: Number(flags.seed ?? 0),
+    progress: terminalProgress(),
+    log: (l) => console.error(l),
+  });
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+export function intOption(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new Error(`${name} must be an integer, got "${value}"`);
+  return n;
+}
+
+export function numberOption(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got "${value}"`);
+  return n;
+}
