@@ -1,4 +1,5 @@
-import type sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
+import type { RgbImage } from './decode.js';
 import type { Rng } from '../util/rng.js';
 
 /** Random training-time transforms; every draw comes from a seeded Rng. */
@@ -97,11 +98,30 @@ export function rotationZoom(angle: number, width: number, height: number): numb
   return Math.cos(t) + Math.sin(t) * Math.max(width / height, height / width);
 }
 
-/** Adds the flip and colour changes of a draw to a sharp pipeline (the caller rotates, knowing the output size). */
-export function applyFlipAndColour(image: sharp.Sharp, draw: AugmentDraw): sharp.Sharp {
+/** Adds the flip and colour changes of a draw to a sharp pipeline (rotation is a separate pass: see rotateCentred). */
+export function applyFlipAndColour(image: Sharp, draw: AugmentDraw): Sharp {
   let out = draw.flip ? image.flop() : image;
   const gain = draw.brightness * draw.contrast;
   if (gain !== 1 || draw.contrast !== 1) out = out.linear(gain, 128 * (1 - draw.contrast));
   if (draw.saturation !== 1) out = out.modulate({ saturation: draw.saturation });
   return out;
+}
+
+/**
+ * Rotates by `angle` degrees and keeps the centre width×height. A second pass, because inside one sharp
+ * pipeline a rotation runs before any crop made after the resize.
+ */
+export async function rotateCentred(img: RgbImage, angle: number, width: number, height: number): Promise<RgbImage> {
+  const { data, info } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .rotate(angle, { background: { r: 0, g: 0, b: 0, alpha: 1 } })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const left = Math.floor((info.width - width) / 2);
+  const top = Math.floor((info.height - height) / 2);
+  const out = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const from = ((top + y) * info.width + left) * 3;
+    out.set(data.subarray(from, from + width * 3), y * width * 3);
+  }
+  return { ...img, data: out, width, height };
 }

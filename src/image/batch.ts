@@ -153,9 +153,8 @@ export async function* batches(sources: string[], pre: Preprocess, opts: StreamO
   try {
     for (let i = 0; i <= prefetch; i++) launch();
     while (inFlight.length > 0) {
-      const batch = await inFlight.shift()!;
+      yield await inFlight.shift()!;
       launch();
-      yield batch;
     }
     task.finish();
   } finally {

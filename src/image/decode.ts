@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import sharp from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { GraftError, errorMessage } from '../util/errors.js';
 
 /** An 8-bit RGB image, pixels in row-major HWC order. */
@@ -21,8 +21,8 @@ export const DEFAULT_MAX_PIXELS = 0x3fff * 0x3fff;
 
 /** An image whose header has been read and checked, ready for a sharp pipeline. */
 export interface OpenedImage {
-  /** sharp pipeline on the first frame, auto-oriented from EXIF, failing on truncated or corrupt data. */
-  image: sharp.Sharp;
+  /** sharp pipeline on the first frame, auto-oriented from EXIF, failing on truncated or corrupt data (failOn 'warning'). */
+  image: Sharp;
   /** Size after EXIF orientation. */
   width: number;
   height: number;
@@ -87,7 +87,7 @@ function unrecognisedReason(bytes: Uint8Array): string {
 export async function openImage(source: string | Uint8Array, opts: DecodeOptions = {}): Promise<OpenedImage> {
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   const { bytes, name } = await readSource(source);
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(bytes).metadata();
   } catch (err) {
@@ -104,19 +104,19 @@ export async function openImage(source: string | Uint8Array, opts: DecodeOptions
     throw decodeError(name, `image too large: ${meta.width}×${meta.height} = ${pixels} pixels, over the limit of ${maxPixels}`);
   }
   const oriented = meta.autoOrient ?? { width: meta.width, height: meta.height };
-  const image = sharp(bytes, { failOn: 'error', limitInputPixels: maxPixels, autoOrient: true, pages: 1 });
+  const image = sharp(bytes, { failOn: 'warning', limitInputPixels: maxPixels, autoOrient: true, pages: 1 });
   return { image, width: oriented.width, height: oriented.height, name, source: typeof source === 'string' ? source : undefined };
 }
 
 function describeSharpFailure(err: unknown): string {
   const msg = errorMessage(err);
-  if (/premature end|truncat|read error|unexpected end|not enough data/i.test(msg)) return `the data is truncated or corrupt (${msg})`;
+  if (/premature end|truncat|corrupt|read error|unexpected end|not enough data/i.test(msg)) return `the data is truncated or corrupt (${msg})`;
   if (/exceeds pixel limit/i.test(msg)) return 'image too large for the pixel limit';
-  return `corrupt image data (${msg})`;
+  return `the image data cannot be decoded (${msg})`;
 }
 
 /** Runs a pipeline from openImage to 8-bit RGB: CMYK/grey/16-bit converted to sRGB, alpha dropped. */
-export async function toRgb(opened: OpenedImage, image: sharp.Sharp = opened.image): Promise<RgbImage> {
+export async function toRgb(opened: OpenedImage, image: Sharp = opened.image): Promise<RgbImage> {
   try {
     const { data, info } = await image
       .toColourspace('srgb')

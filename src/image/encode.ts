@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { GraftError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsutil.js';
 import { applyColormap, type ColormapName, type ColormapRange } from './colormap.js';
@@ -10,11 +10,11 @@ function checkImage(img: RgbImage, what: string): void {
   }
 }
 
-function fromRgb(img: RgbImage): sharp.Sharp {
+function fromRgb(img: RgbImage): Sharp {
   return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
 }
 
-async function toRgbImage(pipeline: sharp.Sharp): Promise<RgbImage> {
+async function toRgbImage(pipeline: Sharp): Promise<RgbImage> {
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
 }

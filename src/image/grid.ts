@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type OverlayOptions } from 'sharp';
 import { GraftError } from '../util/errors.js';
 import type { RgbImage } from './decode.js';
 
@@ -74,7 +74,7 @@ export async function renderGrid(tiles: GridTile[], opts: GridOptions = {}): Pro
 
   const fitted = await Promise.all(tiles.map((t) => fitTile(t.image, tileSize)));
   const colour = await textColour(background);
-  const composites: sharp.OverlayOptions[] = [];
+  const composites: OverlayOptions[] = [];
   const texts: string[] = [];
   const textAttrs = `font-family="${FONT}" fill="${colour}" text-anchor="middle"`;
   if (opts.title) {

@@ -34,4 +34,4 @@ export {
 export { applyColormap, colormapLut, colormapRange, type ColormapName, type ColormapRange } from './colormap.js';
 export { encodePng, savePng, resizeNearest, resizeSmooth, upsampleBilinear, overlayHeatmap } from './encode.js';
 export { renderGrid, escapeXml, type GridTile, type GridOptions } from './grid.js';
-export { readNpy, writeNpy, npyHeader } from '../util/npy.js';
+export { readNpy, writeNpy } from '../util/npy.js';

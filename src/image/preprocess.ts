@@ -1,5 +1,6 @@
+import type { Sharp } from 'sharp';
 import { GraftError } from '../util/errors.js';
-import { applyFlipAndColour, drawAugment, rotationZoom, type Region, type SeededAugment } from './augment.js';
+import { applyFlipAndColour, drawAugment, rotateCentred, rotationZoom, type Region, type SeededAugment } from './augment.js';
 import { openImage, toRgb, type DecodeOptions, type RgbImage } from './decode.js';
 
 /** How an image becomes a network input. */
@@ -53,7 +54,7 @@ export const PREPROCESS_UNIT: Preprocess = {
 
 const BLACK = { r: 0, g: 0, b: 0, alpha: 1 };
 
-/** The part of a width×height image that the resize mode keeps (all of it except for 'crop'). */
+/** The part of a width×height image that the resize mode keeps (all of it except for 'crop'); may be fractional. */
 export function inputRegion(width: number, height: number, pre: Preprocess): Region {
   if (pre.resize !== 'crop') return { left: 0, top: 0, width, height };
   const [h, w] = pre.size;
@@ -61,20 +62,26 @@ export function inputRegion(width: number, height: number, pre: Preprocess): Reg
     throw new GraftError('BAD_ARGUMENT', `preprocess resizeTo ${pre.resizeTo} is smaller than the input size ${h}×${w}`);
   }
   const scale = pre.resizeTo !== undefined ? pre.resizeTo / Math.min(width, height) : Math.max(w / width, h / height);
-  const cw = Math.min(width, Math.max(1, Math.round(w / scale)));
-  const ch = Math.min(height, Math.max(1, Math.round(h / scale)));
-  return { left: Math.round((width - cw) / 2), top: Math.round((height - ch) / 2), width: cw, height: ch };
+  const cw = Math.min(width, w / scale);
+  const ch = Math.min(height, h / scale);
+  return { left: (width - cw) / 2, top: (height - ch) / 2, width: cw, height: ch };
 }
 
-function cropCentre(img: RgbImage, width: number, height: number): RgbImage {
-  const left = Math.floor((img.width - width) / 2);
-  const top = Math.floor((img.height - height) / 2);
-  const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    const from = ((top + y) * img.width + left) * 3;
-    data.set(img.data.subarray(from, from + width * 3), y * width * 3);
-  }
-  return { ...img, data, width, height };
+/**
+ * Scales `region` of a width×height image to outW×outH. The whole image is resized and the region cut out
+ * afterwards (as torchvision's Resize + CenterCrop), because cutting first would disable JPEG shrink-on-load.
+ */
+function resizeRegion(image: Sharp, width: number, height: number, region: Region, outW: number, outH: number): Sharp {
+  const kx = outW / region.width;
+  const ky = outH / region.height;
+  const scaledW = Math.max(outW, Math.round(width * kx));
+  const scaledH = Math.max(outH, Math.round(height * ky));
+  // 'linear' matches the bilinear (antialiased) resize of PIL/torchvision and Keras more closely than sharp's lanczos3.
+  const resized = image.resize(scaledW, scaledH, { fit: 'fill', kernel: 'linear' });
+  if (scaledW === outW && scaledH === outH) return resized;
+  const left = Math.min(Math.round(region.left * kx), scaledW - outW);
+  const top = Math.min(Math.round(region.top * ky), scaledH - outH);
+  return resized.extract({ left, top, width: outW, height: outH });
 }
 
 /** Decodes an image and returns its 8-bit RGB crop at the network input size, resized inside sharp, optionally augmented. */
@@ -87,17 +94,17 @@ export async function loadImageRgbCropped(
   const opened = await openImage(source, decode);
   const [h, w] = pre.size;
   const draw = augment ? drawAugment(augment.spec, augment.rng, opened.width, opened.height) : undefined;
-  const region = draw?.crop ?? inputRegion(opened.width, opened.height, pre);
-  const fit = pre.resize === 'pad' && !draw?.crop ? 'contain' : 'fill';
+  // A rotated crop is made larger first, so that its centre w×h has no empty corners.
   const zoom = draw && draw.angle !== 0 ? rotationZoom(draw.angle, w, h) : 1;
-  // 'linear' matches the bilinear (antialiased) resize of PIL/torchvision and Keras more closely than sharp's lanczos3.
-  let image = opened.image
-    .extract(region)
-    .resize(Math.ceil(w * zoom), Math.ceil(h * zoom), { fit, kernel: 'linear', background: BLACK });
+  const outW = Math.ceil(w * zoom);
+  const outH = Math.ceil(h * zoom);
+  let image =
+    pre.resize === 'pad' && !draw?.crop
+      ? opened.image.resize(outW, outH, { fit: 'contain', kernel: 'linear', background: BLACK })
+      : resizeRegion(opened.image, opened.width, opened.height, draw?.crop ?? inputRegion(opened.width, opened.height, pre), outW, outH);
   if (draw) image = applyFlipAndColour(image, draw);
-  if (draw && zoom !== 1) image = image.rotate(draw.angle, { background: BLACK });
   const rgb = await toRgb(opened, image);
-  return zoom === 1 ? rgb : cropCentre(rgb, w, h);
+  return draw && zoom !== 1 ? rotateCentred(rgb, draw.angle, w, h) : rgb;
 }
 
 /** Channel index in the RGB image that feeds network channel c. */
