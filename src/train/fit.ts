@@ -201,6 +201,9 @@ function checkDataset(head: Head, data: Dataset, what: string): void {
   if (x.length !== n * dim) throw new GraftError('SHAPE', `${what}: ${x.length} feature values for ${n}×${dim}`);
   if (dim !== head.inputDim) throw new GraftError('SHAPE', `${what}: features have ${dim} dimensions, the head expects ${head.inputDim}`);
   checkLabels(data.y, n, head.nClasses, `${what} labels`);
+  for (let j = 0; j < x.length; j++) {
+    if (!Number.isFinite(x[j])) throw new GraftError('BAD_ARGUMENT', `${what}: feature [${Math.floor(j / dim)}, ${j % dim}] is ${x[j]}`);
+  }
 }
 
 function shuffle(order: Int32Array, rng: Rng): void {

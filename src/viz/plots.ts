@@ -1,0 +1,148 @@
+import sharp from 'sharp';
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import type { EpochRow } from '../train/fit.js';
+import { GraftError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fsutil.js';
+
+const FONT = 'DejaVu Sans';
+const baseConfig = {
+  font: FONT,
+  background: 'white',
+  padding: 12,
+  axis: { labelFontSize: 11, titleFontSize: 12 },
+  legend: { labelFontSize: 11, titleFontSize: 12 },
+  title: { fontSize: 14 },
+};
+
+/** Renders a vega-lite spec to PNG (SVG via vega's headless view, rasterised by sharp at `scale`× resolution). */
+export async function renderVegaLite(spec: TopLevelSpec, scale = 2): Promise<Buffer> {
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  try {
+    const svg = await view.toSVG();
+    return await sharp(Buffer.from(svg), { density: 72 * scale }).png().toBuffer();
+  } catch (err) {
+    throw new GraftError('RUNTIME', `rendering chart '${String(spec.title ?? spec.description ?? 'untitled')}' failed: ${String(err)}`, { cause: err });
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Loss and accuracy per epoch, train vs val, side by side; writes `file` atomically when given. */
+export async function plotCurves(history: EpochRow[], file?: string): Promise<Buffer> {
+  if (history.length === 0) throw new GraftError('BAD_ARGUMENT', 'plotCurves: empty training history');
+  const values: { epoch: number; split: string; metric: string; value: number }[] = [];
+  for (const row of history) {
+    values.push({ epoch: row.epoch, split: 'train', metric: 'loss', value: row.trainLoss });
+    values.push({ epoch: row.epoch, split: 'train', metric: 'accuracy', value: row.trainAcc });
+    if (row.valLoss !== undefined) values.push({ epoch: row.epoch, split: 'val', metric: 'loss', value: row.valLoss });
+    if (row.valAcc !== undefined) values.push({ epoch: row.epoch, split: 'val', metric: 'accuracy', value: row.valAcc });
+  }
+  const panel = (metric: string, title: string) => ({
+    title,
+    width: 380,
+    height: 260,
+    transform: [{ filter: { field: 'metric', equal: metric } }],
+    mark: { type: 'line' as const, point: history.length <= 60, strokeWidth: 2 },
+    encoding: {
+      x: { field: 'epoch', type: 'quantitative' as const, title: 'epoch', axis: { tickMinStep: 1 }, scale: { nice: false } },
+      y: { field: 'value', type: 'quantitative' as const, title: metric, scale: { zero: false } },
+      color: {
+        field: 'split',
+        type: 'nominal' as const,
+        title: null,
+        scale: { domain: ['train', 'val'], range: ['#1f77b4', '#ff7f0e'] },
+      },
+    },
+  });
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    description: 'training curves',
+    data: { values },
+    hconcat: [panel('loss', 'Loss'), panel('accuracy', 'Accuracy')],
+    config: baseConfig,
+  };
+  const png = await renderVegaLite(spec);
+  if (file) await writeFileAtomic(file, png);
+  return png;
+}
+
+export interface ConfusionPlotOptions {
+  /** Show each row as fractions of the actual class (recall per cell) instead of counts. */
+  normalise?: boolean;
+  title?: string;
+}
+
+/** Confusion heat-map (rows actual, columns predicted) with the value printed in every non-empty cell; writes `file` atomically when given. */
+export async function plotConfusion(confusion: number[][], classes: string[], file?: string, options: ConfusionPlotOptions = {}): Promise<Buffer> {
+  const k = classes.length;
+  if (k === 0 || confusion.length !== k || confusion.some((row) => row.length !== k)) {
+    throw new GraftError('SHAPE', `plotConfusion: confusion matrix is not ${k}×${k} for ${k} class names`);
+  }
+  const normalise = options.normalise ?? false;
+  const many = k > 12;
+  const values: { actual: string; predicted: string; value: number; label: string }[] = [];
+  let max = 0;
+  confusion.forEach((row, a) => {
+    const total = row.reduce((s, v) => s + v, 0);
+    row.forEach((count, p) => {
+      const value = normalise ? (total > 0 ? count / total : 0) : count;
+      max = Math.max(max, value);
+      // With many classes, empty cells stay blank so the errors stand out.
+      const label = count === 0 && many ? '' : normalise ? value.toFixed(2) : String(count);
+      values.push({ actual: classes[a], predicted: classes[p], value, label });
+    });
+  });
+  const step = many ? (normalise ? 26 : 22) : k <= 4 ? 80 : 48;
+  const labelFontSize = many ? 10 : 12;
+  const axisLabels = { labelLimit: 400, labelFontSize };
+  // vega's headless text measurement overestimates label widths (0.8 em per character), which pushes the axis
+  // titles far out; place them from an estimate closer to DejaVu Sans (≈0.55 em per character).
+  const labelExtent = 0.55 * labelFontSize * Math.max(...classes.map((c) => c.length));
+  const labelAngle = many ? 60 : 0;
+  const xTitle = many ? { titleY: labelExtent * Math.sin((labelAngle * Math.PI) / 180) + 18 } : {};
+  const yTitle = many ? { titleX: -(labelExtent + 16) } : {};
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: options.title ?? (normalise ? 'Confusion matrix (normalised by actual class)' : 'Confusion matrix'),
+    data: { values },
+    width: { step },
+    height: { step },
+    encoding: {
+      x: {
+        field: 'predicted',
+        type: 'nominal',
+        sort: classes,
+        title: 'Predicted',
+        axis: { ...axisLabels, labelAngle: -labelAngle, ...xTitle },
+      },
+      y: { field: 'actual', type: 'nominal', sort: classes, title: 'Actual', axis: { ...axisLabels, ...yTitle } },
+    },
+    layer: [
+      {
+        mark: { type: 'rect', stroke: '#e5e5e5', strokeWidth: 0.5 },
+        encoding: {
+          color: {
+            field: 'value',
+            type: 'quantitative',
+            title: normalise ? 'fraction' : 'count',
+            // sqrt so that single mistakes are visible next to a full diagonal; empty cells stay white.
+            scale: { type: 'sqrt', domain: [0, Math.max(max, normalise ? 1e-9 : 1)], range: ['#ffffff', '#08306b'], interpolate: 'rgb' },
+          },
+        },
+      },
+      {
+        mark: { type: 'text', fontSize: many ? (normalise ? 7.5 : 9) : 13 },
+        encoding: {
+          text: { field: 'label', type: 'nominal' },
+          color: { condition: { test: `datum.value > ${max / 4}`, value: 'white' }, value: 'black' },
+        },
+      },
+    ],
+    config: { ...baseConfig, axis: { ...baseConfig.axis, grid: false, ticks: false, domain: false } },
+  };
+  const png = await renderVegaLite(spec);
+  if (file) await writeFileAtomic(file, png);
+  return png;
+}
