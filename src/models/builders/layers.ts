@@ -31,7 +31,7 @@ export interface ConvOptions {
   outChannels: number;
   kernel: number;
   stride?: number;
-  /** Symmetric padding; default (kernel − 1) / 2 · dilation, i.e. "same" for odd kernels at stride 1. */
+  /** Symmetric padding; default ⌊(kernel − 1) / 2⌋ · dilation (torchvision's Conv2dNormActivation). */
   padding?: number;
   groups?: number;
   dilation?: number;
@@ -76,8 +76,17 @@ export function initWeights(rng: Rng, dims: number[], init: WeightInit): Float32
   return out;
 }
 
+/** N(0, std²) by Marsaglia's polar method, inlined: VGG draws ~10⁸ of these, and it skips Box–Muller's sin/cos. */
 function fillNormal(rng: Rng, out: Float32Array, std: number): void {
-  for (let i = 0; i < out.length; i++) out[i] = std * rng.normal();
+  for (let i = 0; i < out.length; ) {
+    const a = 2 * rng.next() - 1;
+    const b = 2 * rng.next() - 1;
+    const s = a * a + b * b;
+    if (s >= 1 || s === 0) continue;
+    const f = std * Math.sqrt((-2 * Math.log(s)) / s);
+    out[i++] = a * f;
+    if (i < out.length) out[i++] = b * f;
+  }
 }
 
 function fillUniform(rng: Rng, out: Float32Array, bound: number): void {
@@ -111,7 +120,7 @@ export class Layers {
   conv(x: string, o: ConvOptions): string {
     const groups = o.groups ?? 1;
     const dilation = o.dilation ?? 1;
-    const pad = o.padding ?? ((o.kernel - 1) / 2) * dilation;
+    const pad = o.padding ?? Math.floor((o.kernel - 1) / 2) * dilation;
     if (o.inChannels % groups || o.outChannels % groups) {
       throw new GraftError('SHAPE', `conv ${o.name}: channels ${o.inChannels}→${o.outChannels} are not divisible by groups=${groups}`);
     }
