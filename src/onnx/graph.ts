@@ -32,9 +32,10 @@ export function topoSort(g: Graph): Node[] {
   const pending = new Map<Node, number>();
   const ready: Node[] = [];
   for (const n of g.nodes) {
-    const missing = new Set(n.inputs.filter((i) => !available.has(i) && prod.has(i)));
-    pending.set(n, missing.size);
-    if (missing.size === 0) ready.push(n);
+    // Counted per occurrence: Mul(t, t) waits for two arrivals of t.
+    const missing = n.inputs.filter((i) => !available.has(i) && prod.has(i)).length;
+    pending.set(n, missing);
+    if (missing === 0) ready.push(n);
   }
   const order: Node[] = [];
   const index = new Map(g.nodes.map((n, i) => [n, i]));

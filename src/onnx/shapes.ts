@@ -57,11 +57,14 @@ function product(dims: Dim[]): number | null {
   return p;
 }
 
-function poolOut(inp: Dim, k: number, s: number, padTotal: number, dil: number, ceil: boolean): Dim {
-  if (typeof inp !== 'number') return inp === null ? null : null;
+function poolOut(inp: Dim, k: number, s: number, padBegin: number, padTotal: number, dil: number, ceil: boolean): Dim {
+  if (typeof inp !== 'number') return null;
   const eff = dil * (k - 1) + 1;
-  const v = (inp + padTotal - eff) / s + 1;
-  return ceil ? Math.ceil(v - 1e-9 - 0) : Math.floor(v);
+  if (!ceil) return Math.floor((inp + padTotal - eff) / s) + 1;
+  let out = Math.ceil((inp + padTotal - eff) / s) + 1;
+  // With ceil_mode the last window must start inside the input or its left padding (as onnxruntime/PyTorch do).
+  if ((out - 1) * s >= inp + padBegin) out--;
+  return out;
 }
 
 /** Spatial output dims for Conv/Pool with explicit or auto pads. */
@@ -88,7 +91,7 @@ export function convSpatial(node: Node, inSpatial: Dim[], kernel: number[]): { o
     return { out, pads };
   }
   if (autoPad === 'VALID') pads = Array(2 * r).fill(0);
-  for (let i = 0; i < r; i++) out.push(poolOut(inSpatial[i], kernel[i], strides[i], pads[i] + pads[i + r], dil[i], ceil));
+  for (let i = 0; i < r; i++) out.push(poolOut(inSpatial[i], kernel[i], strides[i], pads[i], pads[i] + pads[i + r], dil[i], ceil));
   return { out, pads };
 }
 

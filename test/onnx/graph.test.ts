@@ -98,3 +98,26 @@ test('cutAt keeps only what the tap needs; exposeOutputs adds intermediates', as
   assert.deepEqual([...Object.values(out)[0].dims], [1, 3, 3, 3]);
   assert.throws(() => resolveTensor(m.graph, 'nope'), /no tensor or layer named "nope"/);
 });
+
+test('topoSort handles a node reading the same tensor twice', () => {
+  const g = emptyGraph();
+  const b = new GraphBuilder(g);
+  b.input('x', 'float32', [2]);
+  const t = b.op('Relu', ['x']);
+  const sq = b.op('Mul', [t, t]);
+  b.output(sq);
+  g.nodes.reverse();
+  assert.deepEqual(topoSort(g).map((n) => n.opType), ['Relu', 'Mul']);
+});
+
+test('pool shapes with ceil_mode drop a last window that starts in the end padding (as onnxruntime)', async () => {
+  for (const [size, k, s, p] of [[3, 2, 2, 1], [5, 3, 2, 0], [6, 3, 2, 1], [7, 2, 3, 1]]) {
+    const g = emptyGraph();
+    const b = new GraphBuilder(g);
+    b.input('x', 'float32', [1, 1, size, size]);
+    const y = b.op('MaxPool', ['x'], { kernel_shape: attr.ints([k, k]), strides: attr.ints([s, s]), pads: attr.ints([p, p, p, p]), ceil_mode: attr.i(1) });
+    b.output(y);
+    const out = await (await Session.create(newModel(g))).run({ x: float32(new Float32Array(size * size), [1, 1, size, size]) });
+    assert.deepEqual(inferShapes(g).get(y)!.shape, [...Object.values(out)[0].dims], `size ${size} k ${k} s ${s} p ${p}`);
+  }
+});
