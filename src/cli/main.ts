@@ -5,8 +5,11 @@ import { register as classify } from './commands/classify.js';
 import { register as inspect } from './commands/inspect.js';
 import { register as features } from './commands/features.js';
 import { register as models } from './commands/models.js';
+import { register as train } from './commands/train.js';
+import { register as predict } from './commands/predict.js';
+import { register as datasets } from './commands/datasets.js';
 
-const COMMANDS = [classify, inspect, features, models];
+const COMMANDS = [classify, inspect, features, models, datasets, train, predict];
 
 export function buildProgram(): Command {
   const program = new Command('graft')

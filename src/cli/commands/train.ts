@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { trainClassifier, TRAIN_DEFAULTS } from '../../train/transfer.js';
+import { formatClassificationReport } from '../../train/metrics.js';
+import type { HeadKind } from '../../train/heads.js';
+import type { Pooling } from '../../train/extract.js';
+import type { OptimizerKind } from '../../train/optim.js';
+import { addModelOptions, intOption, numberOption, printJson, type ModelFlags } from '../common.js';
+import { terminalProgress } from '../progress.js';
+
+interface Flags extends ModelFlags {
+  tap?: string; pooling: string; standardize: boolean; head: string; hidden?: string; dropout?: string; epochs: string; lr: string; batch: string; optimizer: string;
+  schedule: string; weightDecay: string; labelSmoothing?: string; classWeights?: string; clipNorm?: string; earlyStopping?: string;
+  val?: string; target?: string; out: string; json?: boolean; plots: boolean;
+}
+
+export function register(program: Command): void {
+  addModelOptions(program.command('train <dataset>').description('train a classifier on frozen pretrained features; writes DIR/model.onnx, report.json, curves.png, confusion.png'))
+    .option('--tap <layer>', 'backbone layer whose (pooled) output feeds the head', 'features')
+    .option('--pooling <p>', 'pooling of a spatial tap: avg | avgmax (fastai concat pooling)', 'avg')
+    .option('--no-standardize', 'do not standardise features (standardisation is folded into the exported head)')
+    .option('--head <kind>', 'linear | mlp', TRAIN_DEFAULTS.head)
+    .option('--hidden <sizes>', 'MLP hidden sizes, comma-separated', '256')
+    .option('--dropout <p>', 'MLP dropout', '0.2')
+    .option('--epochs <n>', 'epochs', String(TRAIN_DEFAULTS.epochs))
+    .option('--lr <x>', 'learning rate (one-cycle: maximum)', String(TRAIN_DEFAULTS.lr))
+    .option('--batch <b>', 'mini-batch size', String(TRAIN_DEFAULTS.batchSize))
+    .option('--optimizer <o>', 'sgd | adam | adamw', TRAIN_DEFAULTS.optimizer)
+    .option('--schedule <s>', 'constant | exp:0.98 | step:10:0.1 | cosine | onecycle', TRAIN_DEFAULTS.schedule)
+    .option('--weight-decay <x>', 'weight decay', String(TRAIN_DEFAULTS.weightDecay))
+    .option('--label-smoothing <x>', 'label smoothing ε')
+    .option('--class-weights <w>', 'balanced')
+    .option('--clip-norm <x>', 'clip the gradient L2 norm')
+    .option('--early-stopping <patience>', 'stop when val loss has not improved for this many epochs (best weights restored)')
+    .option('--val <fraction>', 'validation fraction when the dataset has no validation split', '0.2')
+    .option('--target <t>', 'Oxford-IIIT Pet: breed | species')
+    .option('-o, --out <dir>', 'output folder', 'graft-out')
+    .option('--no-plots', 'skip curves.png and confusion.png')
+    .option('--json', 'print the report as JSON')
+    .action(async (dataset: string, f: Flags) => {
+      const log = f.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
+      const report = await trainClassifier(dataset, {
+        model: f.model, randomWeights: f.randomWeights, tap: f.tap, pooling: f.pooling as Pooling, standardize: f.standardize,
+        head: f.head as HeadKind, hidden: f.hidden?.split(',').map((h) => intOption(h, '--hidden')), dropout: f.dropout ? numberOption(f.dropout, '--dropout') : undefined,
+        epochs: intOption(f.epochs, '--epochs'), lr: numberOption(f.lr, '--lr'), batchSize: intOption(f.batch, '--batch'),
+        optimizer: f.optimizer as OptimizerKind, schedule: f.schedule, weightDecay: numberOption(f.weightDecay, '--weight-decay'),
+        labelSmoothing: f.labelSmoothing ? numberOption(f.labelSmoothing, '--label-smoothing') : undefined,
+        classWeights: f.classWeights === 'balanced' ? 'balanced' : undefined,
+        clipNorm: f.clipNorm ? numberOption(f.clipNorm, '--clip-norm') : undefined,
+        earlyStopping: f.earlyStopping ? intOption(f.earlyStopping, '--early-stopping') : undefined,
+        val: f.val ? numberOption(f.val, '--val') : undefined, seed: f.seed !== undefined && f.seed !== '0' ? intOption(f.seed, '--seed') : undefined,
+        target: f.target as 'breed' | 'species' | undefined, out: f.out, plots: f.plots,
+        progress: terminalProgress(), log,
+      });
+      if (f.json) return printJson(report);
+      const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+      console.log(`\nvalidation: accuracy ${pct(report.val.accuracy)}  top-3 ${pct(report.val.top3)}  loss ${report.val.loss.toFixed(4)}  (${report.val.n} images)`);
+      if (report.test) console.log(`test:       accuracy ${pct(report.test.accuracy)}  top-3 ${pct(report.test.top3)}  loss ${report.test.loss.toFixed(4)}  (${report.test.n} images)`);
+      const shown = report.test ?? report.val;
+      if (shown.confusion && report.classes.length <= 10) console.log('\n' + formatClassificationReport(shown.confusion, report.classes));
+      if (shown.mostConfused?.length) console.log(`most confused: ${shown.mostConfused.slice(0, 5).map(([a, p, n]) => `${a} → ${p} (${n})`).join(', ')}`);
+      if (report.skipped.length) console.log(`skipped ${report.skipped.length} unreadable file(s): ${report.skipped.slice(0, 5).map((s) => `${s.path} (${s.reason})`).join('; ')}`);
+      console.log(`time: ${report.timing.totalSeconds.toFixed(1)} s (features ${report.timing.extractSeconds.toFixed(1)} s: ${report.timing.extractedImages} extracted, ${report.timing.cachedImages} cached; head ${report.timing.trainSeconds.toFixed(1)} s)`);
+      console.log(`wrote ${Object.values(report.files).filter(Boolean).join(', ')}`);
+    });
+}
