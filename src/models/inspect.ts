@@ -1,6 +1,6 @@
 /** A layer-by-layer summary of a model: name, op, output shape, parameters, and totals (Keras `summary()` style). */
 import { inferShapes } from '../onnx/shapes.js';
-import { parameterCount, topoSort } from '../onnx/graph.js';
+import { parameterCount, topoSort, weightInitializers } from '../onnx/graph.js';
 import { opsetOf, type Dim } from '../onnx/types.js';
 import type { GraftModel } from './load.js';
 
@@ -23,14 +23,13 @@ const STRUCTURAL = new Set(['Shape', 'Gather', 'Unsqueeze', 'Concat', 'Constant'
 export function summarize(m: GraftModel): ModelSummary {
   const g = m.model.graph;
   const info = inferShapes(g);
-  const stats = new Set(g.nodes.filter((n) => n.opType === 'BatchNormalization').flatMap((n) => [n.inputs[3], n.inputs[4]]));
+  const { weights } = weightInitializers(g);
   const layers: LayerSummary[] = [];
   for (const n of topoSort(g)) {
     if (STRUCTURAL.has(n.opType)) continue;
     let parameters = 0;
     for (const i of n.inputs) {
-      const t = g.initializers.get(i);
-      if (t && !stats.has(i) && t.dtype !== 'int64' && t.dtype !== 'int32') parameters += t.dims.reduce((a, b) => a * b, 1);
+      if (weights.has(i)) parameters += g.initializers.get(i)!.dims.reduce((a, b) => a * b, 1);
     }
     layers.push({ name: n.name || n.outputs[0], op: n.opType, outputShape: info.get(n.outputs[0])?.shape, parameters });
   }

@@ -242,20 +242,38 @@ export class GraphBuilder {
   }
 }
 
+/** Operand slots that hold settings (bounds, pads, shapes, indices), never learned weights. */
+const AUXILIARY_INPUTS: Record<string, number[]> = {
+  Clip: [1, 2], Pad: [1, 2, 3], Reshape: [1], Resize: [1, 2, 3], Slice: [1, 2, 3, 4], Expand: [1], Tile: [1],
+  Squeeze: [1], Unsqueeze: [1], ReduceSum: [1], ReduceMean: [1], ReduceMax: [1], Gather: [1], Pow: [1], Split: [1],
+};
+
+/** Names of the initializers that are learned weights, and of the BatchNormalization running statistics. */
+export function weightInitializers(g: Graph): { weights: Set<string>; batchNormStats: Set<string> } {
+  const batchNormStats = new Set<string>();
+  const auxiliary = new Set<string>();
+  for (const n of g.nodes) {
+    if (n.opType === 'BatchNormalization') [3, 4].forEach((k) => batchNormStats.add(n.inputs[k]));
+    for (const k of AUXILIARY_INPUTS[n.opType] ?? []) if (n.inputs[k]) auxiliary.add(n.inputs[k]);
+  }
+  const weights = new Set<string>();
+  for (const t of g.initializers.values()) {
+    const numeric = t.dtype !== 'int64' && t.dtype !== 'int32' && t.dtype !== 'bool' && t.dtype !== 'string';
+    if (numeric && t.dims.length > 0 && !auxiliary.has(t.name) && !batchNormStats.has(t.name)) weights.add(t.name);
+  }
+  return { weights, batchNormStats };
+}
+
 /**
- * Counts parameters as torchvision does: elements of numeric initializers that are weights, excluding
- * BatchNormalization running statistics (reported separately) and integer shape constants.
+ * Counts parameters as torchvision does: elements of the weight initializers, excluding BatchNormalization
+ * running statistics (reported separately), scalars, and settings such as Clip bounds.
  */
 export function parameterCount(g: Graph): { trainable: number; batchNormStats: number } {
-  const stats = new Set<string>();
-  for (const n of g.nodes) if (n.opType === 'BatchNormalization') { stats.add(n.inputs[3]); stats.add(n.inputs[4]); }
+  const { weights, batchNormStats } = weightInitializers(g);
+  const size = (name: string) => g.initializers.get(name)?.dims.reduce((a, b) => a * b, 1) ?? 0;
   let trainable = 0;
-  let batchNormStats = 0;
-  for (const t of g.initializers.values()) {
-    if (t.dtype === 'int64' || t.dtype === 'int32' || t.dtype === 'bool' || t.dtype === 'string') continue;
-    const size = t.dims.reduce((a, b) => a * b, 1);
-    if (stats.has(t.name)) batchNormStats += size;
-    else trainable += size;
-  }
-  return { trainable, batchNormStats };
+  let stats = 0;
+  for (const w of weights) trainable += size(w);
+  for (const s of batchNormStats) stats += size(s);
+  return { trainable, batchNormStats: stats };
 }

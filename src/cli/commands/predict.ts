@@ -12,13 +12,13 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (model: string, images: string[], f: { top: string; json?: boolean }) => {
       const results = await predictFiles(model, images, { top: intOption(f.top, '--top'), progress: terminalProgress() });
+      if (results.some((r) => r.error)) process.exitCode = 1;
       if (f.json) return printJson(results);
       for (const r of results) {
         console.log(r.image);
         if (r.error) console.log(`  error: ${r.error}`);
         for (const p of r.predictions) console.log(`  ${(p.probability * 100).toFixed(2).padStart(6)}%  ${p.label}`);
       }
-      if (results.some((r) => r.error)) process.exitCode = 1;
     });
   program
     .command('eval <model> <dataset>')
