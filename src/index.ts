@@ -1,0 +1,21 @@
+/** graft's public API: a few high-level calls, and every layer underneath. */
+export { loadModel, loadPath, tapTensor, type GraftModel, type LoadOptions } from './models/load.js';
+export { REGISTRY, DEFAULT_MODEL, findEntry, type RegistryEntry } from './models/registry.js';
+export { findClass, imagenetLabels } from './models/labels.js';
+export { summarize, formatSummary, type ModelSummary } from './models/inspect.js';
+export { buildArchitecture, ARCHITECTURES, type BuiltModel } from './models/builders/index.js';
+export { loadTfjsAsOnnx } from './models/tfjs/cache.js';
+export { classify, type Classification } from './predict/classify.js';
+export { loadClassifier, predictFiles, evaluateFile, type EvalReport } from './predict/saved.js';
+export { featureMaps, renderFeatureGrid, renderFeatureMatrix, listLayers } from './viz/features.js';
+export { trainClassifier, TRAIN_DEFAULTS, type TrainOptions, type TrainReport } from './train/transfer.js';
+export { extractFeatures, backboneAt } from './train/extract.js';
+export { classifierModel, exportClassifier } from './train/export.js';
+export * as train from './train/index.js';
+export * as onnx from './onnx/index.js';
+export * as image from './image/index.js';
+export * as data from './data/index.js';
+export * as autodiff from './autodiff/index.js';
+export { Session } from './runtime/session.js';
+export { GraftError, type ErrorCode } from './util/errors.js';
+export type { ProgressSink, ProgressTask, ProgressEvent } from './util/progress.js';
