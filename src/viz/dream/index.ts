@@ -1,0 +1,16 @@
+export { dream, rgbPlanes, DREAM_DEFAULTS, LESSON_DEFAULTS, type DreamOptions, type DreamResult, type DreamStepRecord } from './dream.js';
+export { DreamProblem, type Evaluation } from './problem.js';
+export { classObjective } from './objective/class-probability.js';
+export { channelObjective } from './objective/channel-mean.js';
+export { withTotalVariation, absoluteTotalVariation } from './objective/total-variation.js';
+export type { DreamObjective, ObjectiveFeed } from './objective/objective.js';
+export { PixelParam } from './param/pixel.js';
+export { FourierParam, spectrumScale } from './param/fourier.js';
+export type { ImageParam } from './param/param.js';
+export { jitter } from './transform/jitter.js';
+export { randomScale, DEFAULT_SCALES } from './transform/scale.js';
+export { randomRotate, DEFAULT_ANGLES } from './transform/rotate.js';
+export { affineWarp } from './transform/warp.js';
+export { drawAll, totalMargin, type Transform, type AppliedTransform } from './transform/transform.js';
+export { fft, irfft2, irfft2Adjoint, rfft2, halfWidth, type HalfSpectrum } from './fft.js';
+export type { Planes } from './planes.js';

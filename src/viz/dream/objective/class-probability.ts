@@ -1,0 +1,13 @@
+/** Make the network see class C: weight · cross-entropy of the logits against C (the lesson's objective). */
+import { crossEntropy, weightedSum } from '../../../autodiff/objectives.js';
+import type { GraftModel } from '../../../models/load.js';
+import { logitsTensor } from '../../../models/logits.js';
+import { oneHot, type DreamObjective } from './objective.js';
+
+export function classObjective(m: GraftModel, classIndex: number, weight = 1): DreamObjective {
+  const classes = m.labels.length;
+  return {
+    build: (b) => weightedSum(b, [[crossEntropy(b, logitsTensor(m, b), 'dream_target'), weight]]),
+    feeds: { dream_target: { dims: [1, classes], data: oneHot(classes, classIndex) } },
+  };
+}

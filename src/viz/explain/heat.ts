@@ -1,0 +1,16 @@
+/** Reductions of an input-shaped attribution (one image, model layout) to an h×w heat map. */
+export type ChannelReduce = 'maxAbs' | 'sumAbs';
+
+export function reduceChannels(values: Float32Array, layout: 'NCHW' | 'NHWC', h: number, w: number, how: ChannelReduce): Float32Array {
+  const plane = h * w;
+  const out = new Float32Array(plane);
+  for (let i = 0; i < plane; i++) {
+    let acc = 0;
+    for (let c = 0; c < 3; c++) {
+      const v = Math.abs(layout === 'NCHW' ? values[c * plane + i] : values[i * 3 + c]);
+      acc = how === 'maxAbs' ? Math.max(acc, v) : acc + v;
+    }
+    out[i] = acc;
+  }
+  return out;
+}
