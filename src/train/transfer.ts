@@ -40,6 +40,8 @@ export interface TrainOptions {
   /** Standardise features (folded into the first layer at export). */
   standardize?: boolean;
   val?: number;
+  /** After training with validation, retrain on train ∪ validation for the best epoch count (sklearn's refit). */
+  refit?: boolean;
   seed?: number;
   target?: Target;
   out?: string;
@@ -66,6 +68,8 @@ export interface TrainReport {
   val: SplitReport;
   test?: SplitReport;
   history: EpochRow[];
+  /** Set when the final head was retrained on train ∪ validation after selection (`val` then describes the selection run). */
+  refit?: { epochs: number; images: number };
   skipped: { path: string; reason: string }[];
   timing: { extractSeconds: number; extractedImages: number; cachedImages: number; imagesPerSecond: number; trainSeconds: number; totalSeconds: number };
   files: { model?: string; report?: string; curves?: string; confusion?: string };
@@ -99,8 +103,8 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
   const val = sets.validation.n ? sets.validation : undefined;
   const epochs = opts.epochs ?? TRAIN_DEFAULTS.epochs;
   const trainStarted = Date.now();
-  const fit = fitHead({
-    head, train: sets.train, val, epochs,
+  const fitOptions = {
+    epochs,
     batchSize: opts.batchSize ?? TRAIN_DEFAULTS.batchSize,
     optimizer: opts.optimizer ?? TRAIN_DEFAULTS.optimizer,
     lr: opts.lr ?? TRAIN_DEFAULTS.lr,
@@ -110,19 +114,34 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
     labelSmoothing: opts.labelSmoothing,
     classWeights: opts.classWeights,
     clipNorm: opts.clipNorm,
-    earlyStopping: opts.earlyStopping ? { patience: opts.earlyStopping } : undefined,
     seed,
+  };
+  const fit = fitHead({
+    ...fitOptions, head, train: sets.train, val,
+    earlyStopping: opts.earlyStopping ? { patience: opts.earlyStopping } : undefined,
     onEpoch: (row) => log(formatEpochRow(row, epochs)),
   });
+  const valReport = val ? splitReport(fit.head as DenseHead, val, ds.classes) : undefined;
+  let trained = fit.head as DenseHead;
+  let refit: TrainReport['refit'];
+  if (opts.refit && val) {
+    // Model selection is done: train the same head again on train ∪ validation for the selected number of epochs.
+    const all = concatSets(sets.train, val);
+    const fresh = createHead({ ...head.config(), standardisation: opts.standardize === false ? undefined : computeStandardisation(all.x, all.n, ex.dim) }, seed);
+    const again = fitHead({ ...fitOptions, epochs: fit.bestEpoch, head: fresh, train: all });
+    trained = again.head as DenseHead;
+    refit = { epochs: fit.bestEpoch, images: all.n };
+    log(`refit on train + validation (${all.n} images) for ${fit.bestEpoch} epochs`);
+  }
   const trainSeconds = (Date.now() - trainStarted) / 1000;
-  const trained = fit.head as DenseHead;
 
   const report: TrainReport = {
     classes: ds.classes,
     dataset: { root: ds.root, layout: ds.layout, counts: Object.fromEntries(Object.entries(bySplit).map(([k, v]) => [k, v.length])), notes: ds.notes },
     model: { id: model.id, tap, featureDim: ex.dim },
     head: { kind, hidden, epochs: fit.history.length, bestEpoch: fit.bestEpoch, optimizer: opts.optimizer ?? TRAIN_DEFAULTS.optimizer, lr: opts.lr ?? TRAIN_DEFAULTS.lr, schedule: opts.schedule ?? TRAIN_DEFAULTS.schedule, seed },
-    val: val ? splitReport(trained, val, ds.classes) : { n: 0, accuracy: NaN, top3: NaN, loss: NaN },
+    val: valReport ?? { n: 0, accuracy: NaN, top3: NaN, loss: NaN },
+    refit,
     test: sets.test.n ? splitReport(trained, sets.test, ds.classes) : undefined,
     history: fit.history,
     skipped: [...ds.skipped, ...ex.failures.map((f) => ({ path: f.path, reason: f.reason }))],
@@ -169,6 +188,16 @@ function gather(x: Float32Array, dim: number, ds: ImageDataset, rowOf: Map<numbe
     y[r] = ds.samples[i].label;
   });
   return { x: out, y, n: idx.length, dim };
+}
+
+function concatSets(a: FeatureSet, b: FeatureSet): FeatureSet {
+  const x = new Float32Array((a.n + b.n) * a.dim);
+  x.set(a.x.subarray(0, a.n * a.dim));
+  x.set(b.x.subarray(0, b.n * b.dim), a.n * a.dim);
+  const y = new Int32Array(a.n + b.n);
+  y.set(Array.from(a.y));
+  y.set(Array.from(b.y), a.n);
+  return { x, y, n: a.n + b.n, dim: a.dim };
 }
 
 export function splitReport(head: DenseHead, data: FeatureSet, classes: string[]): SplitReport {
