@@ -7,9 +7,13 @@ import { register as features } from './commands/features.js';
 import { register as models } from './commands/models.js';
 import { register as train } from './commands/train.js';
 import { register as predict } from './commands/predict.js';
+import { register as dream } from './commands/dream.js';
+import { register as explain } from './commands/explain.js';
 import { register as datasets } from './commands/datasets.js';
+import { register as attack } from './commands/attack.js';
+import { register as robustnessCmd } from './commands/robustness.js';
 
-const COMMANDS = [classify, inspect, features, models, datasets, train, predict];
+const COMMANDS = [classify, inspect, features, models, datasets, train, predict, dream, explain, attack, robustnessCmd];
 
 export function buildProgram(): Command {
   const program = new Command('graft')
