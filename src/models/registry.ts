@@ -40,8 +40,7 @@ export const REGISTRY: RegistryEntry[] = [
     file: 'mobilenet_v1_0.75_224/model.json',
     url: 'https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_0.75_224/model.json',
     sha256: 'a74c25424bd9939b1c245a58da417e35d1ca16f0b009490a1c44b43d982600d9',
-    // tfjs-models/mobilenet resizes the whole image to 224×224 (resizeBilinear, no crop).
-    preprocess: { ...PREPROCESS_TF, resize: 'stretch' },
+    preprocess: PREPROCESS_TF,
     labels: 'imagenet',
     output: 'probabilities',
     taps: { features: 'global_average_pooling2d_1', lastConv: 'conv_pw_13_relu', logits: 'conv_preds' },
