@@ -96,15 +96,7 @@ function decodeTensor(r: ProtoReader, ctx: DecodeContext): Tensor {
         }
         break;
       case 13: {
-        const e = r.sub();
-        let key = '';
-        let value = '';
-        while (!e.done()) {
-          const t = e.tag();
-          if (t.field === 1) key = e.string();
-          else if (t.field === 2) value = e.string();
-          else e.skip(t.wire);
-        }
+        const [key, value] = decodeStringPair(r.sub());
         external[key] = value;
         break;
       }
@@ -130,6 +122,19 @@ function decodeTensor(r: ProtoReader, ctx: DecodeContext): Tensor {
     data = arr;
   }
   return { name, dtype, dims, data };
+}
+
+/** StringStringEntryProto: key = 1, value = 2. */
+function decodeStringPair(e: ProtoReader): [string, string] {
+  let key = '';
+  let value = '';
+  while (!e.done()) {
+    const t = e.tag();
+    if (t.field === 1) key = e.string();
+    else if (t.field === 2) value = e.string();
+    else e.skip(t.wire);
+  }
+  return [key, value];
 }
 
 function readExternal(name: string, info: Record<string, string>, ctx: DecodeContext): Uint8Array {
@@ -295,15 +300,7 @@ export function decodeModel(bytes: Uint8Array, baseDir?: string): Model {
           break;
         }
         case 14: {
-          const e = r.sub();
-          let key = '';
-          let value = '';
-          while (!e.done()) {
-            const t = e.tag();
-            if (t.field === 1) key = e.string();
-            else if (t.field === 2) value = e.string();
-            else e.skip(t.wire);
-          }
+          const [key, value] = decodeStringPair(r.sub());
           model.metadata[key] = value;
           break;
         }
