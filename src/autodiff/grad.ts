@@ -7,6 +7,7 @@ import { GraftError } from '../util/errors.js';
 import { GRADIENT_RULES } from './rules.js';
 import type { GradContext } from './rules.js';
 import { filled } from './emit.js';
+import { foldBatchNorms } from './foldbn.js';
 import { upgradeOpset } from './opset.js';
 
 export interface GradientOptions {
@@ -51,7 +52,7 @@ export function buildGradientModel(model: Model, opts: GradientOptions): Gradien
     }
   }
   const upgraded = upgradeOpset({ ...model, graph: lifted }, inputShapes);
-  const g = cloneGraph(upgraded.graph);
+  const g = cloneGraph(foldBatchNorms(upgraded.graph, new Set([objective, ...(opts.keepOutputs ?? [])])));
   const info = inferShapes(g, inputShapes);
   if (!info.has(objective)) throw new GraftError('UNKNOWN_TENSOR', `objective tensor "${objective}" is not in the graph`);
 

@@ -1,0 +1,59 @@
+/**
+ * Folds inference-mode BatchNormalization into the preceding Conv when every parameter involved is a constant
+ * (no gradient is taken with respect to it): y = s·(W∗x + B − mean) + β with s = γ/√(var + ε) is the Conv with
+ * weights s·W and bias s·(B − mean) + β. The backward graph then has no per-channel multiply per BN layer, and
+ * onnxruntime can fuse Conv + activation in the forward part.
+ */
+import type { Graph, Node, Tensor } from '../onnx/types.js';
+import { GraphBuilder, consumers } from '../onnx/graph.js';
+import { floatAttr, intAttr } from '../onnx/shapes.js';
+
+const isDefaultDomain = (n: Node) => (n.domain ?? '') === '' || n.domain === 'ai.onnx';
+
+/**
+ * Returns a graph in which each foldable Conv → BatchNormalization pair is one Conv writing the BN output.
+ * Tensors in `keep` (e.g. the objective, requested outputs) are never folded away; `g` is not modified.
+ */
+export function foldBatchNorms(g: Graph, keep: ReadonlySet<string>): Graph {
+  const used = consumers(g);
+  const producerOf = new Map<string, Node>();
+  for (const n of g.nodes) for (const o of n.outputs) producerOf.set(o, n);
+  const outputs = new Set(g.outputs.map((o) => o.name));
+  const b = new GraphBuilder({ ...g, nodes: [...g.nodes], initializers: new Map(g.initializers) });
+  const constant = (name: string | undefined): Tensor | undefined => {
+    const t = name ? b.graph.initializers.get(name) : undefined;
+    return t?.dtype === 'float32' && !g.inputs.some((i) => i.name === name) ? t : undefined;
+  };
+  const replaced = new Map<Node, Node>();
+  const removed = new Set<Node>();
+  for (const bn of g.nodes) {
+    if (bn.opType !== 'BatchNormalization' || !isDefaultDomain(bn) || intAttr(bn, 'training_mode', 0) === 1 || bn.outputs.filter(Boolean).length !== 1) continue;
+    const convOut = bn.inputs[0];
+    const conv = producerOf.get(convOut);
+    if (!conv || conv.opType !== 'Conv' || !isDefaultDomain(conv) || replaced.has(conv)) continue;
+    if ((used.get(convOut)?.length ?? 0) !== 1 || keep.has(convOut) || outputs.has(convOut)) continue;
+    const w = constant(conv.inputs[1]);
+    const bias = conv.inputs[2] ? constant(conv.inputs[2]) : undefined;
+    const [gamma, beta, mean, variance] = bn.inputs.slice(1).map(constant);
+    if (!w || (conv.inputs[2] && !bias) || !gamma || !beta || !mean || !variance) continue;
+    const cout = w.dims[0];
+    if ([gamma, beta, mean, variance].some((t) => t.data.length !== cout)) continue;
+    const eps = floatAttr(bn, 'epsilon', 1e-5);
+    const wData = w.data as Float32Array;
+    const perOut = wData.length / cout;
+    const folded = new Float32Array(wData.length);
+    const shift = new Float32Array(cout);
+    for (let o = 0; o < cout; o++) {
+      const s = (gamma.data[o] as number) / Math.sqrt((variance.data[o] as number) + eps);
+      for (let k = o * perOut; k < (o + 1) * perOut; k++) folded[k] = wData[k] * s;
+      shift[o] = (((bias?.data[o] as number | undefined) ?? 0) - (mean.data[o] as number)) * s + (beta.data[o] as number);
+    }
+    const wName = b.initializer({ name: `${w.name}_bnfold`, dtype: 'float32', dims: w.dims, data: folded });
+    const bName = b.initializer({ name: `${bn.outputs[0]}_bnfold_bias`, dtype: 'float32', dims: [cout], data: shift });
+    replaced.set(conv, { ...conv, inputs: [conv.inputs[0], wName, bName], outputs: [bn.outputs[0]], attributes: { ...conv.attributes } });
+    removed.add(bn);
+  }
+  if (removed.size === 0) return g;
+  const nodes = g.nodes.filter((n) => !removed.has(n)).map((n) => replaced.get(n) ?? n);
+  return { ...g, nodes, initializers: b.graph.initializers };
+}
