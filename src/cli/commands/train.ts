@@ -1,4 +1,7 @@
+import fs from 'node:fs';
 import type { Command } from 'commander';
+import { deleteCorrupt } from '../../data/dataset.js';
+import { runEndToEnd, wantsEndToEnd, type EndToEndFlags } from './train-end-to-end.js';
 import { trainClassifier, TRAIN_DEFAULTS } from '../../train/transfer.js';
 import { formatClassificationReport } from '../../train/metrics.js';
 import type { HeadKind } from '../../train/heads.js';
@@ -7,10 +10,10 @@ import type { OptimizerKind } from '../../train/optim.js';
 import { addModelOptions, intOption, numberOption, printJson, type ModelFlags } from '../common.js';
 import { terminalProgress } from '../progress.js';
 
-interface Flags extends ModelFlags {
+interface Flags extends ModelFlags, EndToEndFlags {
   tap?: string; pooling: string; standardize: boolean; head: string; hidden?: string; dropout?: string; epochs: string; lr: string; batch: string; optimizer: string;
   schedule: string; weightDecay: string; labelSmoothing?: string; classWeights?: string; clipNorm?: string; earlyStopping?: string;
-  val?: string; target?: string; out: string; json?: boolean; plots: boolean;
+  val?: string; refit?: boolean; deleteCorrupt?: boolean; target?: string; out: string; json?: boolean; plots: boolean;
 }
 
 export function register(program: Command): void {
@@ -32,11 +35,23 @@ export function register(program: Command): void {
     .option('--clip-norm <x>', 'clip the gradient L2 norm')
     .option('--early-stopping <patience>', 'stop when val loss has not improved for this many epochs (best weights restored)')
     .option('--val <fraction>', 'validation fraction when the dataset has no validation split', '0.2')
+    .option('--refit', 'after selection on the validation split, retrain the head on train + validation for the best epoch count')
+    .option('--delete-corrupt', 'delete the image files that could not be decoded (never done without this flag)')
     .option('--target <t>', 'Oxford-IIIT Pet: breed | species')
     .option('-o, --out <dir>', 'output folder', 'graft-out')
     .option('--no-plots', 'skip curves.png and confusion.png')
     .option('--json', 'print the report as JSON')
-    .action(async (dataset: string, f: Flags) => {
+    .option('--fine-tune', 'after the head, unfreeze the top of the backbone and train end to end (fastai fine_tune)')
+    .option('--unfreeze <layer>', 'fine-tune: train backbone layers from this layer onwards')
+    .option('--unfreeze-blocks <n>', 'fine-tune: train the last N backbone blocks (MobileNet v1: conv_dw_k+conv_pw_k; builders: torchvision stages)', '1')
+    .option('--backbone-lr-mult <x>', 'fine-tune: backbone learning rate = lr × this', '0.1')
+    .option('--epochs-head <n>', 'fine-tune: epochs of the head on frozen features', String(TRAIN_DEFAULTS.epochs))
+    .option('--no-augment', 'fine-tune / from scratch: no random augmentation of training images')
+    .option('--from-scratch', 'train every weight from random initialisation (with --random-weights, or --model scratch-cnn)')
+    .option('--input-size <px>', 'from scratch: input side (default: the architecture\'s, scratch-cnn 128)')
+    .option('--resume <dir>', 'continue an interrupted --fine-tune / --from-scratch run from its checkpoint folder (OUT/checkpoint)')
+    .action(async (dataset: string, f: Flags, cmd: Command) => {
+      if (wantsEndToEnd(f)) return runEndToEnd(dataset, f, cmd);
       const log = f.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
       const report = await trainClassifier(dataset, {
         model: f.model, randomWeights: f.randomWeights, tap: f.tap, pooling: f.pooling as Pooling, standardize: f.standardize,
@@ -47,10 +62,14 @@ export function register(program: Command): void {
         classWeights: f.classWeights === 'balanced' ? 'balanced' : undefined,
         clipNorm: f.clipNorm ? numberOption(f.clipNorm, '--clip-norm') : undefined,
         earlyStopping: f.earlyStopping ? intOption(f.earlyStopping, '--early-stopping') : undefined,
-        val: f.val ? numberOption(f.val, '--val') : undefined, seed: f.seed !== undefined && f.seed !== '0' ? intOption(f.seed, '--seed') : undefined,
+        val: f.val ? numberOption(f.val, '--val') : undefined, refit: f.refit, seed: f.seed !== undefined && f.seed !== '0' ? intOption(f.seed, '--seed') : undefined,
         target: f.target as 'breed' | 'species' | undefined, out: f.out, plots: f.plots,
         progress: terminalProgress(), log,
       });
+      if (f.deleteCorrupt) {
+        const corrupt = report.skipped.filter((s) => fs.existsSync(s.path)).map((s) => s.path);
+        for (const file of await deleteCorrupt(corrupt)) log(`deleted ${file}`);
+      }
       if (f.json) return printJson(report);
       const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
       console.log(`\nvalidation: accuracy ${pct(report.val.accuracy)}  top-3 ${pct(report.val.top3)}  loss ${report.val.loss.toFixed(4)}  (${report.val.n} images)`);

@@ -1,0 +1,11 @@
+export { fineTune, trainFromScratch, resumeTraining, headFromClassifier, splitSummary, FINE_TUNE_DEFAULTS, SCRATCH_DEFAULTS } from './finetune.js';
+export type { EndToEndOptions, EndToEndResult, FineTuneOptions, ScratchOptions, RunRequest } from './finetune.js';
+export { parameterLayers, selectUnfrozen, blockName } from './params.js';
+export type { Unfreeze, Selection, ParameterLayer } from './params.js';
+export { trainLoop, evaluate, derivedSeed } from './loop.js';
+export type { LoopOptions, LoopResult, LabelledImage } from './loop.js';
+export { batchStatisticsForm, liftToInputs, withValues } from './network.js';
+export type { TrainableNetwork, ParamGroup, BatchNormState } from './network.js';
+export { readCheckpoint, writeCheckpoint, encodeCheckpoint, decodeCheckpoint, CHECKPOINT_FILE } from './checkpoint.js';
+export { trainEndToEnd } from './pipeline.js';
+export type { PipelineOptions, PipelineReport } from './pipeline.js';
