@@ -25,8 +25,9 @@ const catsDogs = path.join(shared, 'datasets', 'cats_and_dogs_filtered');
 const sections = process.argv.slice(2).length ? process.argv.slice(2) : ['forward', 'decode', 'train', 'gradients', 'finetune'];
 
 const now = () => performance.now();
+/** One aligned table row; numbers get 1 decimal (2 below 10). */
 function row(...cells: (string | number)[]): void {
-  console.log(cells.map((c, i) => (typeof c === 'number' ? c.toFixed(c < 10 ? 2 : 1) : c).toString().padEnd(i === 0 ? 34 : 14)).join(''));
+  console.log(cells.map((c, i) => (typeof c === 'number' ? c.toFixed(c < 10 ? 2 : 1) : c).padEnd(i === 0 ? 42 : 18)).join(''));
 }
 const load = () => os.loadavg()[0].toFixed(2);
 
@@ -92,7 +93,7 @@ async function forward(): Promise<void> {
         peer = (1000 * batch / peerMs).toFixed(1);
         ratio = `${(peerMs / ms).toFixed(1)}× faster`;
       }
-      row(spec + (random ? ' (random weights)' : ''), batch, 1000 * batch / ms, peer, ratio);
+      row(spec + (random ? ' (random weights)' : ''), String(batch), 1000 * batch / ms, peer, ratio);
     }
     await session.release();
   }
@@ -109,11 +110,11 @@ async function decode(): Promise<void> {
     Float32Array.from(raw, (v) => v / 127.5 - 1);
   }
   const naive = files.length / ((now() - t) / 1000);
-  row('sharp, one image at a time', files.length, naive, '1.0×');
+  row('sharp, one image at a time', String(files.length), naive, '1.0×');
   t = now();
   for await (const _batch of batches(files, m.preprocess, { batchSize: 32 })) { /* consume */ }
   const graft = files.length / ((now() - t) / 1000);
-  row('graft batches (prefetch, concurrency 2)', files.length, graft, `${(graft / naive).toFixed(1)}×`);
+  row('graft batches (prefetch, concurrency 2)', String(files.length), graft, `${(graft / naive).toFixed(1)}×`);
 }
 
 function runCli(args: string[], env: Record<string, string>): { seconds: number; stdout: string } {
@@ -131,8 +132,8 @@ async function train(): Promise<void> {
   const report = JSON.parse(cold.stdout);
   const warm = runCli(['train', catsDogs, '--out', out, '--json'], { GRAFT_CACHE: cache });
   row('run', 'wall s', 'extract img/s', 'val acc');
-  row('cold cache', cold.seconds, report.timing.imagesPerSecond, report.val.accuracy);
-  row('warm cache', warm.seconds, '-', JSON.parse(warm.stdout).val.accuracy);
+  row('cold cache', cold.seconds, report.timing.imagesPerSecond, report.val.accuracy.toFixed(4));
+  row('warm cache', warm.seconds, '-', JSON.parse(warm.stdout).val.accuracy.toFixed(4));
 
   // Peer: the same pipeline in TF.js + wasm (decode with sharp, MobileNet pooled features), on a subset.
   await useWasm();
