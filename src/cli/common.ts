@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadModel, type GraftModel } from '../models/load.js';
 import { DEFAULT_MODEL } from '../models/registry.js';
 import { terminalProgress } from './progress.js';
+import type { Classification } from '../predict/classify.js';
 
 export interface ModelFlags { model?: string; randomWeights?: boolean; seed?: string }
 
@@ -20,6 +21,17 @@ export async function modelFromFlags(flags: ModelFlags, spec?: string): Promise<
     progress: terminalProgress(),
     log: (l) => console.error(l),
   });
+}
+
+/** Prints classifications (JSON or one block per image) and sets exit code 1 when an image could not be read. */
+export function reportClassifications(results: Classification[], json: boolean | undefined, showIndex: boolean): void {
+  if (results.some((r) => r.error)) process.exitCode = 1;
+  if (json) return printJson(results);
+  for (const r of results) {
+    console.log(r.image);
+    if (r.error) console.log(`  error: ${r.error}`);
+    for (const p of r.predictions) console.log(`  ${(p.probability * 100).toFixed(2).padStart(6)}%  ${showIndex ? `${String(p.index).padStart(4)}  ` : ''}${p.label}`);
+  }
 }
 
 export function printJson(value: unknown): void {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { evaluateFile, predictFiles } from '../../predict/saved.js';
 import { formatClassificationReport } from '../../train/metrics.js';
-import { intOption, printJson } from '../common.js';
+import { intOption, printJson, reportClassifications } from '../common.js';
 import { terminalProgress } from '../progress.js';
 
 export function register(program: Command): void {
@@ -12,13 +12,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (model: string, images: string[], f: { top: string; json?: boolean }) => {
       const results = await predictFiles(model, images, { top: intOption(f.top, '--top'), progress: terminalProgress() });
-      if (results.some((r) => r.error)) process.exitCode = 1;
-      if (f.json) return printJson(results);
-      for (const r of results) {
-        console.log(r.image);
-        if (r.error) console.log(`  error: ${r.error}`);
-        for (const p of r.predictions) console.log(`  ${(p.probability * 100).toFixed(2).padStart(6)}%  ${p.label}`);
-      }
+      reportClassifications(results, f.json, false);
     });
   program
     .command('eval <model> <dataset>')
