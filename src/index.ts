@@ -10,12 +10,18 @@ export { loadClassifier, predictFiles, evaluateFile, type EvalReport } from './p
 export { featureMaps, renderFeatureGrid, renderFeatureMatrix, listLayers } from './viz/features.js';
 export { trainClassifier, TRAIN_DEFAULTS, type TrainOptions, type TrainReport } from './train/transfer.js';
 export { extractFeatures, backboneAt } from './train/extract.js';
+export { fineTune, trainFromScratch, resumeTraining, trainEndToEnd } from './train/finetune/index.js';
+export { dream, type DreamOptions, type DreamResult } from './viz/dream/index.js';
+export { explain, type ExplainOptions, type Explanation } from './viz/explain/index.js';
+export { attackImage, robustness } from './attack/index.js';
+export { logitsTensor } from './models/logits.js';
 export { classifierModel, exportClassifier } from './train/export.js';
 export * as train from './train/index.js';
 export * as onnx from './onnx/index.js';
 export * as image from './image/index.js';
 export * as data from './data/index.js';
 export * as autodiff from './autodiff/index.js';
+export * as attack from './attack/index.js';
 export { Session } from './runtime/session.js';
 export { GraftError, type ErrorCode } from './util/errors.js';
 export type { ProgressSink, ProgressTask, ProgressEvent } from './util/progress.js';
