@@ -17,7 +17,6 @@ import { download, ensureFile } from '../util/download.js';
 import type { ProgressSink } from '../util/progress.js';
 import { DEFAULT_MODEL, REGISTRY, findEntry, type RegistryEntry } from './registry.js';
 import { loadTfjsAsOnnx } from './tfjs/cache.js';
-import { listWeightFiles } from './tfjs/read.js';
 import { ARCHITECTURES, buildArchitecture } from './builders/index.js';
 import { imagenetLabels } from './labels.js';
 
@@ -186,7 +185,7 @@ async function loadTfjs(modelJson: string, entry?: RegistryEntry): Promise<Graft
     preprocess: entry?.preprocess ?? { ...PREPROCESS_TF, size: [size, size] },
     labels,
     taps,
-    hash: await hashFiles([modelJson, ...(await listWeightFiles(modelJson))]),
+    hash: converted.contentHash,
     entry,
   };
 }
@@ -239,11 +238,6 @@ function permuteOutputs(model: Model, output: string, map: number[]): string {
   const standard = b.op('Gather', [padded, b.constInt64('standard_order', inverse)], { axis: attr.i(1) }, 'standard_order');
   model.graph.outputs = model.graph.outputs.map((o) => (o.name === output ? { ...o, name: standard } : o));
   return standard;
-}
-
-async function hashFiles(files: string[]): Promise<string> {
-  const parts = await Promise.all(files.map((f) => sha256File(f)));
-  return sha256(parts.join(','));
 }
 
 function guessPreprocess(shape: (number | string | null)[] | undefined): Preprocess {

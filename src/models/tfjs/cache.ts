@@ -17,6 +17,8 @@ export const tfjsCacheStats = { conversions: 0, hits: 0 };
 export interface CachedTfjsModel extends ConvertedTfjsModel {
   /** The cached .onnx file (loadable directly with Session.create(path)). */
   onnxPath: string;
+  /** sha256 over the converter version, model.json and every weight shard: identifies the weights. */
+  contentHash: string;
 }
 
 interface Sidecar {
@@ -38,7 +40,7 @@ export async function loadTfjsAsOnnx(modelJsonPath: string, opts: { cacheDir?: s
   const cached = await readSidecar(sidecarPath);
   if (cached && fs.existsSync(onnxPath)) {
     tfjsCacheStats.hits++;
-    return { model: readModel(onnxPath), inputName: cached.inputName, outputName: cached.outputName, layers: cached.layers, onnxPath };
+    return { model: readModel(onnxPath), inputName: cached.inputName, outputName: cached.outputName, layers: cached.layers, onnxPath, contentHash: key };
   }
   const converted = await convertTfjsModel(modelJsonPath);
   tfjsCacheStats.conversions++;
@@ -52,7 +54,7 @@ export async function loadTfjsAsOnnx(modelJsonPath: string, opts: { cacheDir?: s
     layers: converted.layers,
   };
   await writeFileAtomic(sidecarPath, JSON.stringify(sidecar, null, 1));
-  return { ...converted, onnxPath };
+  return { ...converted, onnxPath, contentHash: key };
 }
 
 /** sha256 over the converter version, model.json and every weight shard. */
