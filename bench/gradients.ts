@@ -6,10 +6,12 @@
  * Run: node --import tsx bench/gradients.ts [models=mobilenet_v2,mobilenet_v1_0.75,resnet50,vgg16] [batches=1,8] [reps=5]
  * (GRAFT_THREADS=1 gives steadier numbers when other jobs share the cores).
  */
+import { batchDims } from '../src/image/preprocess.js';
+import { medianMs } from './timing.js';
 import os from 'node:os';
 import path from 'node:path';
 import { GradientRunner, objectives } from '../src/autodiff/index.js';
-import { loadModel, type GraftModel } from '../src/models/load.js';
+import { loadModel } from '../src/models/load.js';
 import { logitsTensor } from '../src/models/logits.js';
 import { Session, defaultThreads, float32 } from '../src/runtime/session.js';
 import { Rng } from '../src/util/rng.js';
@@ -21,26 +23,11 @@ const batchSizes = (process.argv[3] ?? '1,8').split(',').map(Number);
 const reps = Number(process.argv[4] ?? 5);
 const BUILDERS = new Set(['mobilenet_v2', 'resnet50', 'resnet18', 'vgg16', 'vgg19', 'efficientnet_b0']);
 
-/** Median of `reps` timed runs after one warm-up, in ms. */
-async function median(fn: () => Promise<unknown>, count: number): Promise<number> {
-  await fn();
-  const times: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-}
 
-function inputDims(m: GraftModel, batch: number): number[] {
-  const [h, w] = m.preprocess.size;
-  return m.preprocess.layout === 'NCHW' ? [batch, 3, h, w] : [batch, h, w, 3];
-}
 
 async function measure(spec: string, batch: number): Promise<void> {
   const m = await loadModel(spec, { randomWeights: BUILDERS.has(spec) });
-  const dims = inputDims(m, batch);
+  const dims = batchDims(batch, m.preprocess);
   const rng = new Rng(1);
   const x = float32(Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1, 1)), dims);
   const classes = m.labels.length;
@@ -49,7 +36,7 @@ async function measure(spec: string, batch: number): Promise<void> {
   const count = spec.startsWith('vgg') && batch > 1 ? Math.min(reps, 3) : reps;
 
   const forward = await Session.create(m.model);
-  const fwd = await median(() => forward.run({ [m.inputName]: x }), count);
+  const fwd = await medianMs(() => forward.run({ [m.inputName]: x }), count);
   await forward.release();
 
   const logits = logitsTensor(m);
@@ -58,7 +45,7 @@ async function measure(spec: string, batch: number): Promise<void> {
     wrt: [m.inputName], inputShapes: { [m.inputName]: dims, target_onehot: [batch, classes] },
   });
   const buildSeconds = (performance.now() - built) / 1000;
-  const grad = await median(() => runner.run({ [m.inputName]: x, target_onehot: float32(onehot, [batch, classes]) }), count);
+  const grad = await medianMs(() => runner.run({ [m.inputName]: x, target_onehot: float32(onehot, [batch, classes]) }), count);
   await runner.release();
   console.log([
     spec.padEnd(20), `batch ${String(batch).padStart(2)}`,

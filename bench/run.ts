@@ -11,9 +11,11 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import sharp from 'sharp';
-import { loadModel, type GraftModel } from '../src/models/load.js';
+import { loadModel } from '../src/models/load.js';
 import { Session, float32 } from '../src/runtime/session.js';
 import { batches } from '../src/image/batch.js';
+import { batchDims } from '../src/image/preprocess.js';
+import { medianMs } from './timing.js';
 import { GradientRunner, objectives } from '../src/autodiff/index.js';
 import { logitsTensor } from '../src/models/logits.js';
 
@@ -31,22 +33,7 @@ function row(...cells: (string | number)[]): void {
 }
 const load = () => os.loadavg()[0].toFixed(2);
 
-/** Median time of `reps` runs after one warm-up, in ms. */
-async function timeIt(fn: () => Promise<unknown>, reps: number): Promise<number> {
-  await fn();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t = now();
-    await fn();
-    times.push(now() - t);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-}
 
-function inputDims(m: GraftModel, batch: number): number[] {
-  const [h, w] = m.preprocess.size;
-  return m.preprocess.layout === 'NCHW' ? [batch, 3, h, w] : [batch, h, w, 3];
-}
 
 function randomInput(dims: number[]): Float32Array {
   const x = new Float32Array(dims.reduce((a, b) => a * b, 1));
@@ -80,15 +67,15 @@ async function forward(): Promise<void> {
     const m = await loadModel(spec, { randomWeights: random });
     const session = await Session.create(m.model);
     for (const batch of [1, 32]) {
-      const dims = inputDims(m, batch);
+      const dims = batchDims(batch, m.preprocess);
       const x = float32(randomInput(dims), dims);
       const reps = spec === 'vgg16' && batch === 32 ? 2 : batch === 1 ? 10 : 3;
-      const ms = await timeIt(() => session.run({ [m.inputName]: x }), reps);
+      const ms = await medianMs(() => session.run({ [m.inputName]: x }), reps);
       let peer = '';
       let ratio = '';
       if (spec === 'mobilenet_v1_0.75') {
         const t = tf.tensor(randomInput(dims), dims);
-        const peerMs = await timeIt(async () => { const y = tfModel.predict(t) as tf.Tensor; await y.data(); y.dispose(); }, batch === 1 ? 5 : 2);
+        const peerMs = await medianMs(async () => { const y = tfModel.predict(t) as tf.Tensor; await y.data(); y.dispose(); }, batch === 1 ? 5 : 2);
         t.dispose();
         peer = (1000 * batch / peerMs).toFixed(1);
         ratio = `${(peerMs / ms).toFixed(1)}× faster`;
@@ -159,16 +146,16 @@ async function gradients(): Promise<void> {
   row('model', 'forward ms/img', 'fwd+grad ms/img', 'ratio');
   for (const [spec, random] of [['mobilenet_v1_0.75', false], ['resnet50', true], ['vgg16', true]] as const) {
     const m = await loadModel(spec, { randomWeights: random });
-    const dims = inputDims(m, 1);
+    const dims = batchDims(1, m.preprocess);
     const x = float32(randomInput(dims), dims);
     const session = await Session.create(m.model);
-    const fwd = await timeIt(() => session.run({ [m.inputName]: x }), 5);
+    const fwd = await medianMs(() => session.run({ [m.inputName]: x }), 5);
     await session.release();
     const logits = logitsTensor(m);
     const runner = await GradientRunner.create(m.model, (b) => objectives.logit(b, logits), { wrt: [m.inputName], inputShapes: { [m.inputName]: dims, target_onehot: [1, m.labels.length] } });
     const onehot = new Float32Array(m.labels.length);
     onehot[281] = 1;
-    const grad = await timeIt(() => runner.run({ [m.inputName]: x, target_onehot: float32(onehot, [1, m.labels.length]) }), spec === 'vgg16' ? 3 : 5);
+    const grad = await medianMs(() => runner.run({ [m.inputName]: x, target_onehot: float32(onehot, [1, m.labels.length]) }), spec === 'vgg16' ? 3 : 5);
     row(spec + (random ? ' (random weights)' : ''), fwd, grad, `${(grad / fwd).toFixed(1)}×`);
   }
   const img = path.join(catsDogs, 'validation', 'dogs', 'dog.2000.jpg');

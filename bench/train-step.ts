@@ -6,6 +6,7 @@
  * Inputs are random tensors: this measures the graph, not decoding. The machine is shared: see the load average.
  * Run: node --import tsx bench/train-step.ts [batch=16] [reps=3]
  */
+import { medianMs } from './timing.js';
 import os from 'node:os';
 import path from 'node:path';
 import { GradientRunner, objectives } from '../src/autodiff/index.js';
@@ -36,16 +37,6 @@ interface Case {
   batchNorm: 'frozen' | 'batch';
 }
 
-async function median(fn: () => Promise<unknown>): Promise<number> {
-  await fn();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-}
 
 async function measure(c: Case): Promise<void> {
   const rng = new Rng(1);
@@ -61,13 +52,13 @@ async function measure(c: Case): Promise<void> {
   const values = c.params.map((p) => Float32Array.from(c.model.graph.initializers.get(p)!.data as Float32Array));
   const feeds = () => Object.fromEntries(c.params.map((p, i) => [p, float32(values[i], c.model.graph.initializers.get(p)!.dims)]));
   const optimizer = createOptimizer('adam');
-  const step = await median(async () => {
+  const step = await medianMs(async () => {
     const res = await runner.run({ [c.inputName]: input, target_onehot: float32(target, [batch, classes]), ...feeds() });
     optimizer.step(values, c.params.map((p) => res.grads[p]), 1e-5);
-  });
+  }, reps);
   await runner.release();
   const forward = await Session.create(liftToInputs(c.model, c.params, ['logits']));
-  const fwd = await median(() => forward.run({ [c.inputName]: input, ...feeds() }));
+  const fwd = await medianMs(() => forward.run({ [c.inputName]: input, ...feeds() }), reps);
   await forward.release();
   const count = values.reduce((a, v) => a + v.length, 0);
   console.log([

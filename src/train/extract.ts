@@ -2,6 +2,7 @@
  * Feature extraction from any tap of a backbone, with an on-disk cache keyed by model hash, tap,
  * preprocessing and each file's identity (size + mtime): a second run on the same data does no extraction.
  */
+import { batchDims } from '../image/preprocess.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GraphBuilder, cutAt } from '../onnx/graph.js';
@@ -33,9 +34,7 @@ export type Pooling = 'avg' | 'avgmax';
 export function backboneAt(m: GraftModel, tap = 'features', pooling: Pooling = 'avg'): Backbone {
   const tensor = tapTensor(m, tap);
   const graph = cutAt(m.model.graph, [tensor]);
-  const [h, w] = m.preprocess.size;
-  const inputShape = m.preprocess.layout === 'NCHW' ? [1, 3, h, w] : [1, h, w, 3];
-  const shape = inferShapes(graph, { [m.inputName]: inputShape }).get(tensor)?.shape;
+  const shape = inferShapes(graph, { [m.inputName]: batchDims(1, m.preprocess) }).get(tensor)?.shape;
   if (!shape || shape.some((d) => typeof d !== 'number')) throw new GraftError('SHAPE', `cannot infer the shape of tap ${tap} (${tensor})`);
   const dims = shape as number[];
   const b = new GraphBuilder(graph);

@@ -3,8 +3,7 @@ import { GraftError } from '../util/errors.js';
 import { applyColormap, type ColormapName } from '../image/colormap.js';
 import { renderGrid } from '../image/grid.js';
 import { encodePng, resizeNearest } from '../image/encode.js';
-import { loadImageRgbCropped } from '../image/preprocess.js';
-import { toTensor } from '../image/preprocess.js';
+import { batchDims, loadImageRgbCropped, toTensor } from '../image/preprocess.js';
 import type { RgbImage } from '../image/decode.js';
 import { float32 } from '../runtime/session.js';
 import { modelSession } from '../predict/runner.js';
@@ -29,8 +28,7 @@ export async function featureMaps(m: GraftModel, image: string, layer: string): 
   const tensor = tapTensor(m, layer);
   const crop = await loadImageRgbCropped(image, m.preprocess);
   const input = toTensor(crop, m.preprocess);
-  const [h, w] = m.preprocess.size;
-  const dims = m.preprocess.layout === 'NCHW' ? [1, 3, h, w] : [1, h, w, 3];
+  const dims = batchDims(1, m.preprocess);
   const { session } = await modelSession(m, [tensor]);
   try {
     const out = (await session.run({ [m.inputName]: float32(input, dims) }, [tensor]))[tensor];
@@ -46,7 +44,7 @@ export async function featureMaps(m: GraftModel, image: string, layer: string): 
 
 /** Names of the layers that can be shown, with their output shapes (batch 1). */
 export function listLayers(m: GraftModel): { name: string; tensor: string; shape: string }[] {
-  const info = inferShapes(m.model.graph, { [m.inputName]: m.preprocess.layout === 'NCHW' ? [1, 3, ...m.preprocess.size] : [1, ...m.preprocess.size, 3] });
+  const info = inferShapes(m.model.graph, { [m.inputName]: batchDims(1, m.preprocess) });
   const tensorsOfNodes = new Set(m.model.graph.nodes.flatMap((n) => n.outputs));
   const fromTaps = Object.entries(m.taps).filter(([, t]) => tensorsOfNodes.has(t));
   const entries = fromTaps.length

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { overlayHeatmap, savePng, upsampleBilinear } from '../../image/encode.js';
 import { applyColormap, type ColormapRange } from '../../image/colormap.js';
-import { loadImageRgbCropped, toTensor, type Preprocess } from '../../image/preprocess.js';
+import { batchDims, loadImageRgbCropped, toTensor, type Preprocess } from '../../image/preprocess.js';
 import type { RgbImage } from '../../image/decode.js';
 import { readNpy, writeNpy } from '../../util/npy.js';
 import { GraftError } from '../../util/errors.js';
@@ -22,14 +22,9 @@ interface ExplainFlags extends ModelFlags {
 /** Pixel-level maps are spiky: clip the top 1 % so the structure stays visible. */
 const HEAT_RANGE: ColormapRange = { percentile: 0.01 };
 
-function inputDims(pre: Preprocess): number[] {
-  const [h, w] = pre.size;
-  return pre.layout === 'NCHW' ? [1, 3, h, w] : [1, h, w, 3];
-}
-
 function readInputTensor(file: string, pre: Preprocess): Float32Array {
   const { data, shape } = readNpy(file);
-  const want = inputDims(pre);
+  const want = batchDims(1, pre);
   const same = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
   if (!same(shape, want) && !same(shape, want.slice(1))) {
     throw new GraftError('SHAPE', `${file}: tensor shape [${shape.join(', ')}] does not match the model input [${want.join(', ')}] (${pre.layout})`);
@@ -75,7 +70,7 @@ export function register(program: Command): void {
         ? overlayHeatmap(crop, e.heat, e.hw, 0.6, 'magma', HEAT_RANGE)
         : applyColormap(upsampleBilinear(e.heat, e.hw[1], e.hw[0], w, h), w, h, 'magma', HEAT_RANGE);
       await savePng(picture, flags.out);
-      if (flags.saveGradient) writeNpy(flags.saveGradient, e.gradient, inputDims(pre));
+      if (flags.saveGradient) writeNpy(flags.saveGradient, e.gradient, batchDims(1, pre));
       if (flags.json) return printJson({ method: e.method, class: e.class, label: e.label, probability: e.probability, out: flags.out });
       console.log(`${flags.out}: ${e.method} for class ${e.class} "${e.label}" (p = ${e.probability.toFixed(4)})`);
     });

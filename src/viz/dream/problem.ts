@@ -2,6 +2,7 @@
  * One compiled dream problem: parameterisation → random transforms → network input → ONNX loss, and the chain
  * back: ONNX input gradient → transform adjoints → parameterisation adjoint.
  */
+import { batchDims } from '../../image/preprocess.js';
 import { GradientRunner } from '../../autodiff/index.js';
 import type { GraftModel } from '../../models/load.js';
 import { logitsTensor } from '../../models/logits.js';
@@ -30,8 +31,7 @@ export class DreamProblem {
 
   /** Compiles the gradient session for `objective` at batch 1. */
   static async create(m: GraftModel, objective: DreamObjective): Promise<DreamProblem> {
-    const [h, w] = m.preprocess.size;
-    const inputDims = m.preprocess.layout === 'NCHW' ? [1, 3, h, w] : [1, h, w, 3];
+    const inputDims = batchDims(1, m.preprocess);
     const inputShapes: Record<string, number[]> = { [m.inputName]: inputDims };
     for (const [name, feed] of Object.entries(objective.feeds)) inputShapes[name] = feed.dims;
     // The logits tensor is named while the objective is built; the runner reads keepOutputs after that.
@@ -61,9 +61,7 @@ export class DreamProblem {
 
   /** Loss, input gradient and logits for one network input tensor (no batch axis). */
   async runTensor(tensor: Float32Array): Promise<{ loss: number; gradient: Float32Array; logits: Float32Array }> {
-    const [h, w] = this.model.preprocess.size;
-    const dims = this.model.preprocess.layout === 'NCHW' ? [1, 3, h, w] : [1, h, w, 3];
-    const feeds = { [this.model.inputName]: float32(tensor, dims) };
+    const feeds = { [this.model.inputName]: float32(tensor, batchDims(1, this.model.preprocess)) };
     for (const [name, feed] of Object.entries(this.objective.feeds)) feeds[name] = float32(feed.data, feed.dims);
     const r = await this.runner.run(feeds);
     return { loss: r.objective, gradient: r.grads[this.model.inputName], logits: r.outputs[this.logits] };

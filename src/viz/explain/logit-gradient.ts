@@ -1,4 +1,5 @@
 /** One compiled session giving, for a batch of inputs, the class logit's gradient w.r.t. the input (and a tap). */
+import { batchDims } from '../../image/preprocess.js';
 import { GradientRunner, objectives } from '../../autodiff/index.js';
 import type { GraftModel } from '../../models/load.js';
 import { logitsTensor } from '../../models/logits.js';
@@ -34,8 +35,7 @@ export class LogitGradient {
     if (m.model.graph.nodes.some((n) => n.opType.startsWith('QLinear') || n.opType === 'DequantizeLinear')) {
       throw new GraftError('UNSUPPORTED_OP', `${m.id} is a quantised (int8) model: its QLinear ops have no gradients; use a float model`);
     }
-    const [h, w] = m.preprocess.size;
-    const inputDims = m.preprocess.layout === 'NCHW' ? [batch, 3, h, w] : [batch, h, w, 3];
+    const inputDims = batchDims(batch, m.preprocess);
     const inputShapes: Record<string, number[]> = { [m.inputName]: inputDims, [CLASS_INPUT]: [batch, m.labels.length] };
     // Names are chosen while the objective is built; the runner reads wrt/keepOutputs afterwards.
     const wrt = [m.inputName];
