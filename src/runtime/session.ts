@@ -1,5 +1,6 @@
 /** onnxruntime-node sessions: one place that creates, caches and runs them. */
 import os from 'node:os';
+import './no-telemetry.js';
 import ort from 'onnxruntime-node';
 import type { Model } from '../onnx/types.js';
 import { encodeModel } from '../onnx/codec.js';

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
+import '../../src/runtime/no-telemetry.js';
 import ort from 'onnxruntime-node';
 import { chromium, type Browser } from 'playwright-core';
 import { trainClassifier } from '../../src/train/transfer.js';

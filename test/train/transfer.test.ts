@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import '../../src/runtime/no-telemetry.js';
 import ort from 'onnxruntime-node';
 import { trainClassifier } from '../../src/train/transfer.js';
 import { loadClassifier } from '../../src/predict/saved.js';
