@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CropClassifier, LossGradient, argmaxRows, cropToPixels, linfDistance, pgd, pixelsToCrop, rereadPng } from '../src/attack/index.js';
+import { argmax } from '../src/math/rows.js';
+import { CropClassifier, LossGradient, cropToPixels, linfDistance, pgd, pixelsToCrop, rereadPng } from '../src/attack/index.js';
 import { openDataset } from '../src/data/dataset.js';
 import { savePng } from '../src/image/encode.js';
 import { loadImageRgbCropped } from '../src/image/preprocess.js';
@@ -50,7 +51,7 @@ for (let i = 0; i < samples.length; i += batch) {
     reread.push(back.crop);
   }
   const probs = await classifier.classify(reread);
-  success += probs.filter((p, k) => argmaxRows(p, 1)[0] === targets[k]).length;
+  success += probs.filter((p, k) => argmax(p) === targets[k]).length;
   process.stderr.write(`\r${i + chunk.length}/${samples.length}  success ${success}`);
 }
 const seconds = (performance.now() - start) / 1000;

@@ -17,7 +17,7 @@ import { Session, float32 } from '../src/runtime/session.js';
 import { classifierModel } from '../src/train/export.js';
 import { backboneAt } from '../src/train/extract.js';
 import { createHead } from '../src/train/heads.js';
-import { createOptimizer } from '../src/train/optim.js';
+import { createOptimizer } from '../src/optim/optim.js';
 import { batchStatisticsForm, liftToInputs } from '../src/train/finetune/network.js';
 import { selectUnfrozen, type Unfreeze } from '../src/train/finetune/params.js';
 import { Rng } from '../src/util/rng.js';

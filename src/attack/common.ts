@@ -12,6 +12,7 @@ import { float32 } from '../runtime/session.js';
 import { attr } from '../onnx/types.js';
 import type { GraphBuilder } from '../onnx/graph.js';
 import { GraftError } from '../util/errors.js';
+import { logSumExp } from '../math/rows.js';
 
 export type Norm = 'linf' | 'l2';
 export const PIXEL_MAX = 255;
@@ -192,19 +193,6 @@ export function psnr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return mse === 0 ? Infinity : 10 * Math.log10((PIXEL_MAX * PIXEL_MAX) / mse);
 }
 
-/** Index of the largest of values[from..to). */
-function argmaxRange(values: ArrayLike<number>, from: number, to: number): number {
-  let best = from;
-  for (let i = from + 1; i < to; i++) if (values[i] > values[best]) best = i;
-  return best - from;
-}
-
-/** Row-wise argmax of an [N, C] array. */
-export function argmaxRows(values: ArrayLike<number>, rows: number): number[] {
-  const cols = values.length / rows;
-  return Array.from({ length: rows }, (_, r) => argmaxRange(values, r * cols, (r + 1) * cols));
-}
-
 /**
  * How far a row of logits is past the decision the attack wants: for a targeted attack,
  * max over the set − max outside it; untargeted, the reverse. The attack has succeeded when it is > 0.
@@ -236,13 +224,7 @@ function rejectQuantised(m: GraftModel): void {
 
 /** −log of the softmax probability mass of a class set, from one row of logits (computed stably). */
 export function setLoss(logits: ArrayLike<number>, set: readonly number[]): number {
-  let max = -Infinity;
-  for (let c = 0; c < logits.length; c++) max = Math.max(max, logits[c]);
-  let all = 0;
-  for (let c = 0; c < logits.length; c++) all += Math.exp(logits[c] - max);
-  let inside = 0;
-  for (const c of set) inside += Math.exp(logits[c] - max);
-  return Math.log(all) - Math.log(inside);
+  return logSumExp(logits) - logSumExp(set.map((c) => logits[c]));
 }
 
 export interface LossGradientResult {

@@ -7,11 +7,12 @@ import { decodeImage } from '../image/decode.js';
 import { encodePng, savePng } from '../image/encode.js';
 import { batchDims, loadImageRgbCropped, toTensor } from '../image/preprocess.js';
 import type { GraftModel } from '../models/load.js';
-import { modelSession, softmaxRows } from '../predict/runner.js';
+import { modelSession } from '../runtime/runner.js';
+import { argmax, softmaxRows } from '../math/rows.js';
 import { float32, type Session } from '../runtime/session.js';
 import { GraftError } from '../util/errors.js';
 import type { ProgressSink } from '../util/progress.js';
-import { LossGradient, argmaxRows, cropToPixels, l2Distance, linfDistance, pixelsToCrop, psnr } from './common.js';
+import { LossGradient, cropToPixels, l2Distance, linfDistance, pixelsToCrop, psnr } from './common.js';
 import { resolveSettings, runAttack, type AttackSettings } from './methods.js';
 
 export interface ClassReport { index: number; label: string; probability: number }
@@ -92,7 +93,7 @@ export async function classifyCrops(m: GraftModel, crops: RgbImage[]): Promise<F
 }
 
 function top(m: GraftModel, probs: Float32Array): ClassReport {
-  const index = argmaxRows(probs, 1)[0];
+  const index = argmax(probs);
   return { index, label: m.labels[index] ?? `class ${index}`, probability: probs[index] };
 }
 

@@ -10,7 +10,8 @@ import type { GraftModel } from '../models/load.js';
 import { GraftError, errorMessage } from '../util/errors.js';
 import type { ProgressSink } from '../util/progress.js';
 import { classSetsFor, type ClassMap } from './classmap.js';
-import { LossGradient, argmaxRows, cropToPixels, pixelsToCrop } from './common.js';
+import { LossGradient, cropToPixels, pixelsToCrop } from './common.js';
+import { argmax } from '../math/rows.js';
 import { runAttack, type AttackSettings } from './methods.js';
 import { CropClassifier } from './image.js';
 
@@ -89,7 +90,7 @@ export async function robustness(m: GraftModel, datasetRoot: string, opts: Robus
       if (!ok.length) continue;
       const truth = ok.map(({ s }) => new Set(sets[s.label]));
       const judge = (probs: Float32Array[]) => probs.map((p, i) => {
-        const pred = argmaxRows(p, 1)[0];
+        const pred = argmax(p);
         return { correct: truth[i].has(pred), pred };
       });
       const clean = judge(await classifier.classify(ok.map((x) => x.crop)));

@@ -1,5 +1,5 @@
 import { GraftError } from '../util/errors.js';
-import type { FloatArray } from './loss.js';
+import type { FloatArray } from '../math/rows.js';
 
 /** JSON-safe optimiser state: step count plus per-parameter buffers (float64 values survive JSON exactly). */
 export interface OptimizerState {

@@ -1,7 +1,8 @@
 /** ImageNet (or any head's) top-K classification of image files. */
 import type { GraftModel } from '../models/load.js';
 import type { ProgressSink } from '../util/progress.js';
-import { modelSession, runImages, softmaxRows, topK, type Prediction } from './runner.js';
+import { modelSession, runImages } from '../runtime/runner.js';
+import { softmaxRows, topK, type Prediction } from '../math/rows.js';
 
 export interface Classification {
   image: string;

@@ -4,7 +4,7 @@ import { openDataset } from '../data/dataset.js';
 import { GraftError } from '../util/errors.js';
 import type { ProgressSink } from '../util/progress.js';
 import { classify, type Classification } from './classify.js';
-import { modelSession, runImages } from './runner.js';
+import { modelSession, runImages } from '../runtime/runner.js';
 import { argmaxRows, classMetrics, confusionMatrix, mostConfused, topKAccuracy, type ClassMetrics } from '../train/metrics.js';
 
 /** Loads a classifier exported by `graft train` (labels and preprocessing come from its metadata). */

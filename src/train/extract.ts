@@ -9,7 +9,7 @@ import { GraphBuilder, cutAt } from '../onnx/graph.js';
 import { inferShapes } from '../onnx/shapes.js';
 import { attr, type Model } from '../onnx/types.js';
 import { Session } from '../runtime/session.js';
-import { runImages } from '../predict/runner.js';
+import { runImages } from '../runtime/runner.js';
 import { tapTensor, type GraftModel } from '../models/load.js';
 import type { ImageFailure } from '../image/batch.js';
 import { cacheDir } from '../util/paths.js';

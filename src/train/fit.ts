@@ -3,9 +3,10 @@ import { progressOrSilent, type ProgressSink } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import type { Head } from './heads.js';
 import { balancedClassWeights, checkLabels, softmaxCrossEntropy, type CrossEntropyOptions } from './loss.js';
-import { argmaxRows } from './metrics.js';
-import { clipGradNorm, createOptimizer, type OptimizerKind } from './optim.js';
-import { constantSchedule, parseSchedule, type LrSchedule } from './schedule.js';
+import { argmaxRows } from '../math/rows.js';
+import type { EpochRow } from '../report/history.js';
+import { clipGradNorm, createOptimizer, type OptimizerKind } from '../optim/optim.js';
+import { constantSchedule, parseSchedule, type LrSchedule } from '../optim/schedule.js';
 
 /** Row-major features [n, dim] with integer labels. */
 export interface Dataset {
@@ -13,19 +14,6 @@ export interface Dataset {
   y: ArrayLike<number>;
   n: number;
   dim: number;
-}
-
-export interface EpochRow {
-  /** 1-based. */
-  epoch: number;
-  /** Mean training loss over the epoch's mini-batches (training mode, i.e. with dropout), weighted by batch size. */
-  trainLoss: number;
-  trainAcc: number;
-  valLoss?: number;
-  valAcc?: number;
-  /** Learning rate of the epoch's last step. */
-  lr: number;
-  seconds: number;
 }
 
 export interface FitOptions {

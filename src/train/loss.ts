@@ -1,6 +1,7 @@
 import { GraftError } from '../util/errors.js';
+import { logSumExp, type FloatArray } from '../math/rows.js';
 
-export type FloatArray = Float32Array | Float64Array;
+export type { FloatArray };
 
 export interface CrossEntropyOptions {
   /** ε of PyTorch `CrossEntropyLoss(label_smoothing=ε)`: the target is (1−ε)·onehot + ε/K. */
@@ -64,24 +65,17 @@ export function softmaxCrossEntropy(
   for (let i = 0; i < n; i++) {
     const row = i * k;
     const y = labels[i];
-    let max = -Infinity;
-    for (let c = 0; c < k; c++) if (logits[row + c] > max) max = logits[row + c];
-    let sumExp = 0;
-    for (let c = 0; c < k; c++) {
-      const e = Math.exp(logits[row + c] - max);
-      grad[row + c] = e;
-      sumExp += e;
-    }
-    const logSumExp = max + Math.log(sumExp);
+    const lse = logSumExp(logits, row, row + k);
+    for (let c = 0; c < k; c++) grad[row + c] = Math.exp(logits[row + c] - lse);
     const wy = w ? w[y] : 1;
     let smoothTerm = 0;
     if (eps > 0) {
-      for (let c = 0; c < k; c++) smoothTerm += (w ? w[c] : 1) * (logSumExp - logits[row + c]);
+      for (let c = 0; c < k; c++) smoothTerm += (w ? w[c] : 1) * (lse - logits[row + c]);
     }
-    total += (1 - eps) * wy * (logSumExp - logits[row + y]) + smooth * smoothTerm;
+    total += (1 - eps) * wy * (lse - logits[row + y]) + smooth * smoothTerm;
     denom += wy;
     // d/dz_j of the numerator: p_j·((1−ε)w_y + (ε/K)Σw) − (1−ε)w_y·[j=y] − (ε/K)w_j
-    const pScale = ((1 - eps) * wy + smooth * sumW) / sumExp;
+    const pScale = (1 - eps) * wy + smooth * sumW;
     for (let c = 0; c < k; c++) grad[row + c] = grad[row + c] * pScale - smooth * (w ? w[c] : 1);
     grad[row + y] -= (1 - eps) * wy;
   }

@@ -1,18 +1,8 @@
 import { GraftError } from '../util/errors.js';
 import { checkLabels, type FloatArray } from './loss.js';
 
-/** Index of the largest logit of every row of [n, nClasses] (first one on ties). */
-export function argmaxRows(logits: FloatArray, nClasses: number): Int32Array {
-  const n = logits.length / nClasses;
-  if (!Number.isInteger(n)) throw new GraftError('SHAPE', `argmaxRows: ${logits.length} logits is not a multiple of ${nClasses} classes`);
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < nClasses; c++) if (logits[i * nClasses + c] > logits[i * nClasses + best]) best = c;
-    out[i] = best;
-  }
-  return out;
-}
+// Kept exported from here for the report code that imports it with the metrics; the row maths live in math/rows.
+export { argmaxRows } from '../math/rows.js';
 
 /** Fraction of predictions equal to the labels. */
 export function accuracy(predictions: ArrayLike<number>, labels: ArrayLike<number>): number {

@@ -6,7 +6,7 @@ import { encodePng, resizeNearest } from '../image/encode.js';
 import { batchDims, loadImageRgbCropped, toTensor } from '../image/preprocess.js';
 import type { RgbImage } from '../image/decode.js';
 import { float32 } from '../runtime/session.js';
-import { modelSession } from '../predict/runner.js';
+import { modelSession } from '../runtime/runner.js';
 import { tapTensor, type GraftModel } from '../models/load.js';
 import { inferShapes } from '../onnx/shapes.js';
 

@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
-import type { EpochRow } from '../train/fit.js';
+import type { EpochRow } from '../report/history.js';
 import { GraftError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsutil.js';
 

@@ -9,11 +9,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  LossGradient, classifyCrops, argmaxRows, cropToPixels, fgsm, fgsmStep, l2Distance, pgd, pixelsToCrop, rereadPng, robustness, setLoss,
+  LossGradient, classifyCrops, cropToPixels, fgsm, fgsmStep, l2Distance, pgd, pixelsToCrop, rereadPng, robustness, setLoss,
 } from '../../src/attack/index.js';
 import { decodeImage } from '../../src/image/decode.js';
 import { savePng } from '../../src/image/encode.js';
 import { loadImageRgbCropped } from '../../src/image/preprocess.js';
+import { argmax } from '../../src/math/rows.js';
 import { classify } from '../../src/predict/classify.js';
 import { loadModel, type GraftModel } from '../../src/models/load.js';
 import { graft } from '../helpers/cli.js';
@@ -57,7 +58,7 @@ test('loss gradient: −log p(set) matches the model output and a finite differe
 
 test('FGSM = clip(x0 + ε·sign(∇L)) with the gradient from the runner (untargeted, ε = 4)', { skip }, async () => {
   const x0 = cropToPixels(await loadImageRgbCropped(dog, m.preprocess), m.preprocess);
-  const label = argmaxRows((await lg.run([x0], [[0]])).logits[0], 1)[0];
+  const label = argmax((await lg.run([x0], [[0]])).logits[0]);
   const { grads } = await lg.run([x0], [[label]]);
   const expected = fgsmStep(x0, grads[0], 'linf', 4, 1).map((v) => Math.min(255, Math.max(0, v)));
   const r = await fgsm(lg, [x0], { targeted: false, sets: [[label]] }, { eps: 4 });

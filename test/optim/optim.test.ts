@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Adam, AdamW, clipGradNorm, createOptimizer, SGD, type Optimizer } from '../../src/train/optim.js';
+import { Adam, AdamW, clipGradNorm, createOptimizer, SGD, type Optimizer } from '../../src/optim/optim.js';
 import { GraftError } from '../../src/util/errors.js';
 
 const p0 = [0.5, -1.25, 2, 0.03];

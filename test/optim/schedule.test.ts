@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cosineSchedule, oneCycleSchedule, parseSchedule } from '../../src/train/schedule.js';
+import { cosineSchedule, oneCycleSchedule, parseSchedule } from '../../src/optim/schedule.js';
 import { GraftError } from '../../src/util/errors.js';
 
 const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);

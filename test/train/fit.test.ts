@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateHead, fitHead, formatEpochRow, type Dataset, type EpochRow } from '../../src/train/fit.js';
+import { evaluateHead, fitHead, formatEpochRow, type Dataset } from '../../src/train/fit.js';
+import type { EpochRow } from '../../src/report/history.js';
 import { LinearHead, MlpHead } from '../../src/train/heads.js';
 import { GraftError } from '../../src/util/errors.js';
 import type { ProgressSink } from '../../src/util/progress.js';

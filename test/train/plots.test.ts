@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { EpochRow } from '../../src/train/fit.js';
+import type { EpochRow } from '../../src/report/history.js';
 import { plotConfusion, plotCurves } from '../../src/viz/plots.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-plots-'));

@@ -5,7 +5,7 @@ import { emptyGraph, newModel } from '../../src/onnx/types.js';
 import { Session, asFloat32, float32 } from '../../src/runtime/session.js';
 import { GradientRunner } from '../../src/autodiff/index.js';
 import { loadModel } from '../../src/models/load.js';
-import { softmaxRows } from '../../src/predict/runner.js';
+import { softmaxRows } from '../../src/math/rows.js';
 import { Rng } from '../../src/util/rng.js';
 import { absoluteTotalVariation } from '../../src/viz/dream/objective/total-variation.js';
 import { classObjective } from '../../src/viz/dream/objective/class-probability.js';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { logitsTensor } from '../../src/models/logits.js';
 import { cloneGraph } from '../../src/onnx/graph.js';
 import { Session, asFloat32, float32 } from '../../src/runtime/session.js';
-import { softmaxRows } from '../../src/predict/runner.js';
+import { softmaxRows } from '../../src/math/rows.js';
 import { Rng } from '../../src/util/rng.js';
 import { TINY_CLASSES, tinyModel } from './tiny-model.js';
 

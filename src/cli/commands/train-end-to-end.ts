@@ -5,7 +5,7 @@ import { trainEndToEnd } from '../../train/finetune/pipeline.js';
 import { formatEpochRow } from '../../train/fit.js';
 import type { HeadKind } from '../../train/heads.js';
 import type { Pooling } from '../../train/extract.js';
-import type { OptimizerKind } from '../../train/optim.js';
+import type { OptimizerKind } from '../../optim/optim.js';
 import { GraftError } from '../../util/errors.js';
 import { intOption, modelFromFlags, numberOption, printJson, type ModelFlags } from '../common.js';
 import { terminalProgress } from '../progress.js';

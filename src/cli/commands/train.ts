@@ -6,7 +6,7 @@ import { trainClassifier, TRAIN_DEFAULTS } from '../../train/transfer.js';
 import { formatClassificationReport } from '../../train/metrics.js';
 import type { HeadKind } from '../../train/heads.js';
 import type { Pooling } from '../../train/extract.js';
-import type { OptimizerKind } from '../../train/optim.js';
+import type { OptimizerKind } from '../../optim/optim.js';
 import { addModelOptions, intOption, numberOption, printJson, type ModelFlags } from '../common.js';
 import { terminalProgress } from '../progress.js';
 

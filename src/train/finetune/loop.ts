@@ -17,9 +17,10 @@ import type { Augment } from '../../image/augment.js';
 import { GraftError } from '../../util/errors.js';
 import { progressOrSilent, type ProgressSink } from '../../util/progress.js';
 import { Rng } from '../../util/rng.js';
-import type { EpochRow } from '../fit.js';
-import { createOptimizer, type OptimizerKind, type OptimizerState } from '../optim.js';
-import { parseSchedule } from '../schedule.js';
+import type { EpochRow } from '../../report/history.js';
+import { createOptimizer, type OptimizerKind, type OptimizerState } from '../../optim/optim.js';
+import { parseSchedule } from '../../optim/schedule.js';
+import { argmax, logSumExp } from '../../math/rows.js';
 import { readCheckpoint, writeCheckpoint, type CheckpointArray } from './checkpoint.js';
 import { BN_MOMENTUM, batchStatisticsForm, liftToInputs, type BatchNormState, type TrainableNetwork } from './network.js';
 
@@ -316,13 +317,8 @@ function scoreRows(logits: Float32Array, labels: number[], k: number): { loss: n
   let loss = 0;
   let correct = 0;
   labels.forEach((label, r) => {
-    let max = -Infinity;
-    let arg = 0;
-    for (let c = 0; c < k; c++) if (logits[r * k + c] > max) [max, arg] = [logits[r * k + c], c];
-    let sum = 0;
-    for (let c = 0; c < k; c++) sum += Math.exp(logits[r * k + c] - max);
-    loss += Math.log(sum) + max - logits[r * k + label];
-    if (arg === label) correct++;
+    loss += logSumExp(logits, r * k, (r + 1) * k) - logits[r * k + label];
+    if (argmax(logits, r * k, (r + 1) * k) === label) correct++;
   });
   return { loss, correct };
 }

@@ -1,7 +1,7 @@
 /** One entry point for the saliency methods: picks the class, runs the method, returns the heat map and the input gradient. */
 import type { GraftModel } from '../../models/load.js';
 import { findClass } from '../../models/labels.js';
-import { softmaxRows } from '../../predict/runner.js';
+import { softmaxRows } from '../../math/rows.js';
 import { GraftError } from '../../util/errors.js';
 import { gradCam } from './gradcam.js';
 import { reduceChannels } from './heat.js';
