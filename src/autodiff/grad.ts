@@ -1,7 +1,8 @@
 /** The reverse-mode engine: walks the forward graph backwards from an objective and appends the gradient graph. */
 import type { DType, Dim, Graph, Model, Node } from '../onnx/types.js';
 import { attr } from '../onnx/types.js';
-import { GraphBuilder, cloneGraph, pruneUnused, topoSort } from '../onnx/graph.js';
+import { GraphBuilder, cloneGraph, pruneUnused } from '../onnx/graph.js';
+import { topoSort } from '../onnx/order.js';
 import { inferShapes } from '../onnx/shapes.js';
 import { GraftError } from '../util/errors.js';
 import { GRADIENT_RULES } from './rules.js';
@@ -58,7 +59,10 @@ export function buildGradientModel(model: Model, opts: GradientOptions): Gradien
 
   const shape = (name: string): number[] => {
     const known = numbers(info.get(name)?.shape);
-    if (!known) throw new GraftError('SHAPE', `cannot infer a static shape for tensor "${name}"; give inputShapes for every graph input`);
+    if (!known) {
+      const failure = info.get(name)?.failure;
+      throw new GraftError('SHAPE', `cannot infer a static shape for tensor "${name}"; ${failure ?? 'give inputShapes for every graph input'}`);
+    }
     return known;
   };
   const b = new GraphBuilder(g);

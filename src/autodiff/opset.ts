@@ -1,8 +1,9 @@
 /** Brings a model of opset 11–16 up to opset 17, the level the backward graph needs (ScatterElements reduction). */
 import type { Graph, Model, Node } from '../onnx/types.js';
-import { attr, opsetOf } from '../onnx/types.js';
-import { GraphBuilder, cloneGraph, describeNode } from '../onnx/graph.js';
-import { inferShapes, intAttr, intsAttr } from '../onnx/shapes.js';
+import { attr, intAttr, intsAttr, opsetOf } from '../onnx/types.js';
+import { GraphBuilder, cloneGraph } from '../onnx/graph.js';
+import { describeNode } from '../onnx/order.js';
+import { inferShapes } from '../onnx/shapes.js';
 import { GraftError } from '../util/errors.js';
 
 export const GRADIENT_OPSET = 17;

@@ -1,6 +1,7 @@
 /** A layer-by-layer summary of a model: name, op, output shape, parameters, and totals (Keras `summary()` style). */
 import { inferShapes } from '../onnx/shapes.js';
-import { parameterCount, topoSort, weightInitializers } from '../onnx/graph.js';
+import { parameterCount, weightInitializers } from '../onnx/graph.js';
+import { topoSort } from '../onnx/order.js';
 import { opsetOf, type Dim } from '../onnx/types.js';
 import type { GraftModel } from './load.js';
 

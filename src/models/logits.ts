@@ -1,7 +1,8 @@
 /** The pre-softmax class scores of a classifier, as an [N, C] tensor name that objectives can differentiate. */
 import type { Graph } from '../onnx/types.js';
 import { attr } from '../onnx/types.js';
-import { GraphBuilder, producers } from '../onnx/graph.js';
+import { GraphBuilder } from '../onnx/graph.js';
+import { producers } from '../onnx/order.js';
 import { inferShapes } from '../onnx/shapes.js';
 import { GraftError } from '../util/errors.js';
 import type { GraftModel } from './load.js';

@@ -3,15 +3,21 @@
  * (the Shape/Gather/Unsqueeze/Concat chains of PyTorch exports) so Reshape targets, Slice bounds and
  * axes given as inputs resolve. Dims are numbers when known, a symbol ("N") when symbolic, null when unknown.
  */
-import type { Attribute, DType, Dim, Graph, Node, Tensor } from './types.js';
-import { tensorInts } from './types.js';
-import { topoSort } from './graph.js';
+import type { DType, Dim, Graph, Node, Tensor } from './types.js';
+import { intAttr, intsAttr, stringAttr, tensorInts } from './types.js';
+import { topoSort } from './order.js';
+import { errorMessage } from '../util/errors.js';
 
 export interface TensorInfo {
   dtype: DType;
   shape?: Dim[];
   /** Known values of small constant tensors, flattened; a symbol stands for a symbolic dimension (Shape of [N,…]). */
   value?: Dim[];
+  /**
+   * Why the shape is unknown, when a shape rule failed: the op, the node and the rule's message, carried to the
+   * tensors computed from it, so that "cannot infer a static shape" can say where the trouble started.
+   */
+  failure?: string;
 }
 
 const UNARY_SAME = new Set([
@@ -23,10 +29,6 @@ const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum
 const BOOL_OUT = new Set(['Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'And', 'Or', 'Not']);
 const MAX_CONST = 64;
 
-const getI = (n: Node, k: string, d: number): number => (n.attributes[k] as Extract<Attribute, { type: 'int' }> | undefined)?.value ?? d;
-const getF = (n: Node, k: string, d: number): number => (n.attributes[k] as Extract<Attribute, { type: 'float' }> | undefined)?.value ?? d;
-const getInts = (n: Node, k: string): number[] | undefined => (n.attributes[k] as Extract<Attribute, { type: 'ints' }> | undefined)?.value;
-const getS = (n: Node, k: string, d: string): string => (n.attributes[k] as Extract<Attribute, { type: 'string' }> | undefined)?.value ?? d;
 
 export function broadcastShapes(shapes: Dim[][]): Dim[] {
   const rank = Math.max(...shapes.map((s) => s.length));
@@ -70,11 +72,11 @@ function poolOut(inp: Dim, k: number, s: number, padBegin: number, padTotal: num
 /** Spatial output dims for Conv/Pool with explicit or auto pads. */
 export function convSpatial(node: Node, inSpatial: Dim[], kernel: number[]): { out: Dim[]; pads: number[] } {
   const r = kernel.length;
-  const strides = getInts(node, 'strides') ?? Array(r).fill(1);
-  const dil = getInts(node, 'dilations') ?? Array(r).fill(1);
-  const autoPad = getS(node, 'auto_pad', 'NOTSET');
-  const ceil = getI(node, 'ceil_mode', 0) === 1;
-  let pads = getInts(node, 'pads') ?? Array(2 * r).fill(0);
+  const strides = intsAttr(node, 'strides') ?? Array(r).fill(1);
+  const dil = intsAttr(node, 'dilations') ?? Array(r).fill(1);
+  const autoPad = stringAttr(node, 'auto_pad', 'NOTSET');
+  const ceil = intAttr(node, 'ceil_mode', 0) === 1;
+  let pads = intsAttr(node, 'pads') ?? Array(2 * r).fill(0);
   const out: Dim[] = [];
   if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
     pads = Array(2 * r).fill(0);
@@ -114,16 +116,22 @@ export function inferShapes(g: Graph, inputShapes: Record<string, Dim[]> = {}): 
   for (const i of g.inputs) info.set(i.name, { dtype: i.dtype, shape: inputShapes[i.name] ?? i.shape });
   for (const t of g.initializers.values()) info.set(t.name, { dtype: t.dtype, shape: t.dims, value: constValue(t) });
   for (const node of topoSort(g)) {
+    const ins = node.inputs.map((i) => (i ? info.get(i) : undefined));
     let outs: TensorInfo[];
+    // A rule that throws leaves the outputs unknown (the graph may still run: onnxruntime infers its own shapes);
+    // the failure is kept on the outputs instead of being dropped.
+    let failure = ins.find((i) => i?.failure)?.failure;
     try {
-      outs = inferNode(node, node.inputs.map((i) => (i ? info.get(i) : undefined)));
-    } catch {
+      outs = inferNode(node, ins);
+    } catch (e) {
       outs = [];
+      failure = `the shape rule of ${node.opType} node "${node.name}" failed: ${errorMessage(e)}`;
     }
     node.outputs.forEach((o, k) => {
       if (!o) return;
       const declared = g.valueInfo.find((v) => v.name === o) ?? g.outputs.find((v) => v.name === o);
-      info.set(o, outs[k] ?? { dtype: declared?.dtype ?? 'float32', shape: declared?.shape });
+      const inferred = outs[k] ?? { dtype: declared?.dtype ?? 'float32', shape: declared?.shape };
+      info.set(o, inferred.shape === undefined && failure ? { ...inferred, failure } : inferred);
     });
   }
   return info;
@@ -156,7 +164,7 @@ function inferNode(node: Node, ins: (TensorInfo | undefined)[]): TensorInfo[] {
     case 'Conv': case 'QLinearConv': case 'ConvInteger': {
       const w = ins[op === 'QLinearConv' ? 3 : 1]?.shape;
       if (!xs || !w) return [];
-      const kernel = getInts(node, 'kernel_shape') ?? (w.slice(2) as number[]);
+      const kernel = intsAttr(node, 'kernel_shape') ?? (w.slice(2) as number[]);
       const { out } = convSpatial(node, xs.slice(2), kernel);
       const dtype = op === 'QLinearConv' ? ins[7]?.dtype ?? 'uint8' : op === 'ConvInteger' ? 'int32' : x!.dtype;
       return [f([xs[0], w[0], ...out], dtype)];
@@ -165,13 +173,13 @@ function inferNode(node: Node, ins: (TensorInfo | undefined)[]): TensorInfo[] {
       const w = ins[1]?.shape;
       if (!xs || !w) return [];
       const r = xs.length - 2;
-      const kernel = getInts(node, 'kernel_shape') ?? (w.slice(2) as number[]);
-      const strides = getInts(node, 'strides') ?? Array(r).fill(1);
-      const dil = getInts(node, 'dilations') ?? Array(r).fill(1);
-      const outPad = getInts(node, 'output_padding') ?? Array(r).fill(0);
-      const pads = getInts(node, 'pads') ?? Array(2 * r).fill(0);
-      const outShape = getInts(node, 'output_shape');
-      const group = getI(node, 'group', 1);
+      const kernel = intsAttr(node, 'kernel_shape') ?? (w.slice(2) as number[]);
+      const strides = intsAttr(node, 'strides') ?? Array(r).fill(1);
+      const dil = intsAttr(node, 'dilations') ?? Array(r).fill(1);
+      const outPad = intsAttr(node, 'output_padding') ?? Array(r).fill(0);
+      const pads = intsAttr(node, 'pads') ?? Array(2 * r).fill(0);
+      const outShape = intsAttr(node, 'output_shape');
+      const group = intAttr(node, 'group', 1);
       const spatial: Dim[] = [];
       for (let i = 0; i < r; i++) {
         const inp = xs[2 + i];
@@ -184,7 +192,7 @@ function inferNode(node: Node, ins: (TensorInfo | undefined)[]): TensorInfo[] {
     }
     case 'MaxPool': case 'AveragePool': case 'LpPool': {
       if (!xs) return [];
-      const kernel = getInts(node, 'kernel_shape')!;
+      const kernel = intsAttr(node, 'kernel_shape')!;
       const { out } = convSpatial(node, xs.slice(2), kernel);
       const shape = [xs[0], xs[1], ...out];
       return op === 'MaxPool' ? [f(shape), f(shape, 'int64')] : [f(shape)];
@@ -211,19 +219,19 @@ function inferNode(node: Node, ins: (TensorInfo | undefined)[]): TensorInfo[] {
     case 'Gemm': {
       const b = ins[1]?.shape;
       if (!xs || !b) return [];
-      const m = getI(node, 'transA', 0) ? xs[1] : xs[0];
-      const n = getI(node, 'transB', 0) ? b[0] : b[1];
+      const m = intAttr(node, 'transA', 0) ? xs[1] : xs[0];
+      const n = intAttr(node, 'transB', 0) ? b[0] : b[1];
       return [f([m, n])];
     }
     case 'Flatten': {
       if (!xs) return [];
-      const axis = normAxis(getI(node, 'axis', 1), xs.length);
+      const axis = normAxis(intAttr(node, 'axis', 1), xs.length);
       return [f([product(xs.slice(0, axis)) ?? (axis === 1 ? xs[0] : null), product(xs.slice(axis))])];
     }
     case 'Reshape': {
       const target = ins[1]?.value;
       if (!target) return [f(undefined)];
-      const allowZero = getI(node, 'allowzero', 0) === 1;
+      const allowZero = intAttr(node, 'allowzero', 0) === 1;
       const out: Dim[] = target.map((d, i) => (d === 0 && !allowZero ? xs?.[i] ?? null : d));
       const neg = out.indexOf(-1);
       if (neg >= 0 && xs) {
@@ -246,12 +254,12 @@ function inferNode(node: Node, ins: (TensorInfo | undefined)[]): TensorInfo[] {
     }
     case 'Transpose': {
       if (!xs) return [];
-      const perm = getInts(node, 'perm') ?? xs.map((_, i) => xs.length - 1 - i);
+      const perm = intsAttr(node, 'perm') ?? xs.map((_, i) => xs.length - 1 - i);
       return [f(perm.map((p) => xs[p]))];
     }
     case 'Squeeze': case 'Unsqueeze': {
       if (!xs) return [];
-      const axes = getInts(node, 'axes') ?? nums(ins[1]?.value);
+      const axes = intsAttr(node, 'axes') ?? nums(ins[1]?.value);
       if (op === 'Squeeze') {
         if (!axes) return [f(xs.filter((d) => d !== 1), x!.dtype, x!.value)];
         const ax = axes.map((a) => normAxis(a, xs.length));
@@ -269,7 +277,7 @@ function inferNode(node: Node, ins: (TensorInfo | undefined)[]): TensorInfo[] {
       const shapes = ins.map((i) => i?.shape);
       if (!shapes.every((s) => s)) return [];
       const s0 = shapes[0]!;
-      const axis = normAxis(getI(node, 'axis', 0), s0.length);
+      const axis = normAxis(intAttr(node, 'axis', 0), s0.length);
       const out = [...s0];
       let sum: number | null = 0;
       for (const s of shapes) sum = typeof s![axis] === 'number' && sum !== null ? sum + (s![axis] as number) : null;
@@ -279,9 +287,9 @@ function inferNode(node: Node, ins: (TensorInfo | undefined)[]): TensorInfo[] {
     }
     case 'Split': {
       if (!xs) return [];
-      const axis = normAxis(getI(node, 'axis', 0), xs.length);
+      const axis = normAxis(intAttr(node, 'axis', 0), xs.length);
       const n = node.outputs.length;
-      const sizes = getInts(node, 'split') ?? nums(ins[1]?.value) ?? (typeof xs[axis] === 'number' ? Array(n).fill((xs[axis] as number) / n) : undefined);
+      const sizes = intsAttr(node, 'split') ?? nums(ins[1]?.value) ?? (typeof xs[axis] === 'number' ? Array(n).fill((xs[axis] as number) / n) : undefined);
       return node.outputs.map((_, k) => {
         const s = [...xs];
         s[axis] = sizes ? sizes[k] : null;
@@ -290,10 +298,10 @@ function inferNode(node: Node, ins: (TensorInfo | undefined)[]): TensorInfo[] {
     }
     case 'Slice': {
       if (!xs) return [];
-      const starts = getInts(node, 'starts') ?? nums(ins[1]?.value);
-      const ends = getInts(node, 'ends') ?? nums(ins[2]?.value);
+      const starts = intsAttr(node, 'starts') ?? nums(ins[1]?.value);
+      const ends = intsAttr(node, 'ends') ?? nums(ins[2]?.value);
       if (!starts || !ends) return [f(xs.map(() => null))];
-      const axes = getInts(node, 'axes') ?? nums(ins[3]?.value) ?? starts.map((_, i) => i);
+      const axes = intsAttr(node, 'axes') ?? nums(ins[3]?.value) ?? starts.map((_, i) => i);
       const steps = nums(ins[4]?.value) ?? starts.map(() => 1);
       const out = [...xs];
       const value = x?.value && xs.length === 1 ? [...x.value] : undefined;
@@ -314,7 +322,7 @@ function inferNode(node: Node, ins: (TensorInfo | undefined)[]): TensorInfo[] {
     }
     case 'Pad': {
       if (!xs) return [];
-      const pads = getInts(node, 'pads') ?? nums(ins[1]?.value);
+      const pads = intsAttr(node, 'pads') ?? nums(ins[1]?.value);
       if (!pads) return [f(xs.map(() => null))];
       const axes = nums(ins[3]?.value)?.map((a) => normAxis(a, xs.length)) ?? xs.map((_, i) => i);
       const out = [...xs];
@@ -326,8 +334,8 @@ function inferNode(node: Node, ins: (TensorInfo | undefined)[]): TensorInfo[] {
     }
     case 'ReduceMean': case 'ReduceSum': case 'ReduceMax': case 'ReduceMin': case 'ReduceProd': case 'ReduceL2': case 'ReduceSumSquare': case 'ReduceLogSumExp': case 'ArgMax': case 'ArgMin': {
       if (!xs) return [];
-      const keep = getI(node, 'keepdims', 1) === 1;
-      const axesRaw = op.startsWith('Arg') ? [getI(node, 'axis', 0)] : getInts(node, 'axes') ?? nums(ins[1]?.value);
+      const keep = intAttr(node, 'keepdims', 1) === 1;
+      const axesRaw = op.startsWith('Arg') ? [intAttr(node, 'axis', 0)] : intsAttr(node, 'axes') ?? nums(ins[1]?.value);
       const axes = (axesRaw ?? xs.map((_, i) => i)).map((a) => normAxis(a, xs.length));
       const out: Dim[] = [];
       xs.forEach((d, i) => {
@@ -338,8 +346,8 @@ function inferNode(node: Node, ins: (TensorInfo | undefined)[]): TensorInfo[] {
     }
     case 'Shape': {
       if (!xs) return [f([null], 'int64')];
-      const start = normAxis(getI(node, 'start', 0), xs.length);
-      const endA = node.attributes.end ? normAxis(getI(node, 'end', xs.length), xs.length) : xs.length;
+      const start = normAxis(intAttr(node, 'start', 0), xs.length);
+      const endA = node.attributes.end ? normAxis(intAttr(node, 'end', xs.length), xs.length) : xs.length;
       const dims = xs.slice(start, endA);
       return [f([dims.length], 'int64', dims.every((d) => d !== null) ? dims : undefined)];
     }
@@ -347,7 +355,7 @@ function inferNode(node: Node, ins: (TensorInfo | undefined)[]): TensorInfo[] {
     case 'Gather': {
       const idx = ins[1];
       if (!xs || !idx?.shape) return [];
-      const axis = normAxis(getI(node, 'axis', 0), xs.length);
+      const axis = normAxis(intAttr(node, 'axis', 0), xs.length);
       const out = [...xs.slice(0, axis), ...idx.shape, ...xs.slice(axis + 1)];
       let value: Dim[] | undefined;
       const indices = nums(idx.value);
@@ -355,7 +363,7 @@ function inferNode(node: Node, ins: (TensorInfo | undefined)[]): TensorInfo[] {
       return [f(out, x!.dtype, value)];
     }
     case 'Cast': {
-      const to = getI(node, 'to', 1);
+      const to = intAttr(node, 'to', 1);
       const dtype = CAST_TYPES[to] ?? 'float32';
       return [f(xs, dtype, x?.value)];
     }
@@ -435,4 +443,5 @@ function evalElementwise(op: string, ins: (TensorInfo | undefined)[], shape?: Di
   return out;
 }
 
-export { getI as intAttr, getF as floatAttr, getInts as intsAttr, getS as stringAttr };
+// autodiff/rules.ts and foldbn.ts (owned by the speed work) still import the getters from here.
+export { intAttr, floatAttr, intsAttr, stringAttr } from './types.js';

@@ -80,6 +80,12 @@ export const attr = {
   strings: (value: string[]): Attribute => ({ type: 'strings', value }),
 };
 
+/** Attribute getters, the reading side of `attr`: the node's value, or the ONNX default `d` when it is absent. */
+export const intAttr = (n: Node, k: string, d: number): number => (n.attributes[k] as Extract<Attribute, { type: 'int' }> | undefined)?.value ?? d;
+export const floatAttr = (n: Node, k: string, d: number): number => (n.attributes[k] as Extract<Attribute, { type: 'float' }> | undefined)?.value ?? d;
+export const intsAttr = (n: Node, k: string): number[] | undefined => (n.attributes[k] as Extract<Attribute, { type: 'ints' }> | undefined)?.value;
+export const stringAttr = (n: Node, k: string, d: string): string => (n.attributes[k] as Extract<Attribute, { type: 'string' }> | undefined)?.value ?? d;
+
 export function emptyGraph(name = 'graph'): Graph {
   return { name, nodes: [], initializers: new Map(), inputs: [], outputs: [], valueInfo: [] };
 }

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { readModel, encodeModel, decodeModel } from '../../src/onnx/codec.js';
-import { GraphBuilder, topoSort, cutAt, exposeOutputs, resolveTensor, parameterCount } from '../../src/onnx/graph.js';
+import { GraphBuilder, cutAt, exposeOutputs, resolveTensor, parameterCount } from '../../src/onnx/graph.js';
+import { topoSort } from '../../src/onnx/order.js';
 import { emptyGraph, newModel, attr, floatTensor } from '../../src/onnx/types.js';
 import { inferShapes } from '../../src/onnx/shapes.js';
 import { foldConstants } from '../../src/onnx/fold.js';
@@ -120,4 +121,17 @@ test('pool shapes with ceil_mode drop a last window that starts in the end paddi
     const out = await (await Session.create(newModel(g))).run({ x: float32(new Float32Array(size * size), [1, 1, size, size]) });
     assert.deepEqual(inferShapes(g).get(y)!.shape, [...Object.values(out)[0].dims], `size ${size} k ${k} s ${s} p ${p}`);
   }
+});
+
+test('a failing shape rule is recorded on its outputs and on the tensors computed from them', () => {
+  const g = emptyGraph('bad');
+  const b = new GraphBuilder(g);
+  b.input('a', 'float32', [2, 3]);
+  b.input('c', 'float32', [4, 5]);
+  const sum = b.op('Add', ['a', 'c'], {}, 'mismatch');
+  const r = b.op('Relu', [sum], {}, 'after');
+  const info = inferShapes(g);
+  assert.equal(info.get(sum)?.shape, undefined);
+  assert.match(info.get(sum)?.failure ?? '', /Add node "mismatch" failed: cannot broadcast/);
+  assert.equal(info.get(r)?.failure, info.get(sum)?.failure);
 });

@@ -1,8 +1,8 @@
 /** Graph surgery for training: parameters as inputs, BatchNormalization on batch statistics, weights written back. */
 import { GraphBuilder, cloneGraph, pruneUnused } from '../../onnx/graph.js';
 import type { Model } from '../../onnx/types.js';
-import { attr, floatTensor } from '../../onnx/types.js';
-import { floatAttr, inferShapes } from '../../onnx/shapes.js';
+import { attr, floatAttr, floatTensor } from '../../onnx/types.js';
+import { inferShapes } from '../../onnx/shapes.js';
 import type { Preprocess } from '../../image/preprocess.js';
 import { GraftError } from '../../util/errors.js';
 

@@ -9,7 +9,7 @@
  * - anything else: one block per layer.
  * Layers before the first recognised block (conv1/bn1, conv1_bn …) form the block `stem`.
  */
-import { producers, topoSort } from '../../onnx/graph.js';
+import { producers, topoSort } from '../../onnx/order.js';
 import type { Graph, Node } from '../../onnx/types.js';
 import { tensorSize } from '../../onnx/types.js';
 import { GraftError } from '../../util/errors.js';
