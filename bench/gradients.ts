@@ -6,7 +6,7 @@
  * Run: node --import tsx bench/gradients.ts [models=mobilenet_v2,mobilenet_v1_0.75,resnet50,vgg16] [batches=1,8] [reps=5]
  * (GRAFT_THREADS=1 gives steadier numbers when other jobs share the cores).
  */
-import { batchDims } from '../src/image/preprocess.js';
+import { batchDims } from '../src/image/layout.js';
 import { medianMs } from './timing.js';
 import os from 'node:os';
 import path from 'node:path';

@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { loadModel } from '../src/models/load.js';
 import { Session, float32 } from '../src/runtime/session.js';
 import { batches } from '../src/image/batch.js';
-import { batchDims } from '../src/image/preprocess.js';
+import { batchDims } from '../src/image/layout.js';
 import { medianMs } from './timing.js';
 import { GradientRunner, objectives } from '../src/autodiff/index.js';
 import { logitsTensor } from '../src/models/logits.js';

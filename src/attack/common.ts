@@ -3,8 +3,7 @@
  * image of the network tensor: network channel order, CHW or HWC), so that ε-balls, the valid pixel range
  * and 8-bit quantisation are exact; the model's normalisation is applied only when feeding the network.
  */
-import type { RgbImage } from '../image/decode.js';
-import type { Preprocess } from '../image/preprocess.js';
+import { PIXEL_MAX, batchDims, pixelsToTensor, tensorGradToPixels } from '../image/layout.js';
 import type { GraftModel } from '../models/load.js';
 import { logitsTensor } from '../models/logits.js';
 import { GradientRunner } from '../autodiff/index.js';
@@ -15,75 +14,10 @@ import { GraftError } from '../util/errors.js';
 import { logSumExp } from '../math/rows.js';
 
 export type Norm = 'linf' | 'l2';
-export const PIXEL_MAX = 255;
-
-/** Network channel (0–2) of element i of one image in the tensor layout. */
-export function channelAt(i: number, pre: Preprocess): number {
-  const plane = pre.size[0] * pre.size[1];
-  return pre.layout === 'NCHW' ? Math.floor(i / plane) : i % 3;
-}
-
-function rgbChannel(pre: Preprocess, c: number): number {
-  return pre.channelOrder === 'bgr' ? 2 - c : c;
-}
-
-function checkCrop(crop: RgbImage, pre: Preprocess): void {
-  const [h, w] = pre.size;
-  if (crop.width !== w || crop.height !== h) {
-    throw new GraftError('SHAPE', `attack: image is ${crop.width}×${crop.height}, the model input is ${w}×${h}`);
-  }
-}
-
-/** An 8-bit RGB crop at network size → pixel values in the network tensor layout. */
-export function cropToPixels(crop: RgbImage, pre: Preprocess): Float64Array {
-  checkCrop(crop, pre);
-  const plane = crop.width * crop.height;
-  const out = new Float64Array(plane * 3);
-  for (let c = 0; c < 3; c++) {
-    const src = rgbChannel(pre, c);
-    for (let i = 0; i < plane; i++) out[pre.layout === 'NCHW' ? c * plane + i : i * 3 + c] = crop.data[i * 3 + src];
-  }
-  return out;
-}
-
-/** Pixel values in tensor layout → an 8-bit RGB crop (rounded and clamped). */
-export function pixelsToCrop(px: Float64Array, pre: Preprocess): RgbImage {
-  const [height, width] = pre.size;
-  const plane = width * height;
-  const data = new Uint8Array(plane * 3);
-  for (let c = 0; c < 3; c++) {
-    const dst = rgbChannel(pre, c);
-    for (let i = 0; i < plane; i++) {
-      const v = Math.round(px[pre.layout === 'NCHW' ? c * plane + i : i * 3 + c]);
-      data[i * 3 + dst] = Math.min(PIXEL_MAX, Math.max(0, v));
-    }
-  }
-  return { data, width, height };
-}
-
-/** Normalises pixel values into tensor values, (p/255 − mean)/std, with the same arithmetic as image/toTensor. */
-export function pixelsToTensor(px: Float64Array, pre: Preprocess, out = new Float32Array(px.length), offset = 0): Float32Array {
-  const scale = pre.std.map((s) => 1 / (PIXEL_MAX * s));
-  const shift = pre.mean.map((m, c) => m / pre.std[c]);
-  for (let i = 0; i < px.length; i++) {
-    const c = channelAt(i, pre);
-    out[offset + i] = px[i] * scale[c] - shift[c];
-  }
-  return out;
-}
-
-/** A change (or gradient-step) of tensor values expressed in pixel units: Δpixel = Δtensor·255·std[c]. */
-export function tensorDeltaToPixels(d: ArrayLike<number>, pre: Preprocess): Float64Array {
-  const out = new Float64Array(d.length);
-  for (let i = 0; i < d.length; i++) out[i] = d[i] * PIXEL_MAX * pre.std[channelAt(i, pre)];
-  return out;
-}
-
-/** Chain rule for a gradient w.r.t. the tensor into one w.r.t. pixels: ∂L/∂p = ∂L/∂t / (255·std[c]). */
-export function tensorGradToPixels(g: ArrayLike<number>, pre: Preprocess, out = new Float64Array(g.length)): Float64Array {
-  for (let i = 0; i < g.length; i++) out[i] = g[i] / (PIXEL_MAX * pre.std[channelAt(i, pre)]);
-  return out;
-}
+// The pixel ↔ tensor layout and its adjoint live in image/layout; the attacks' public API includes them.
+export {
+  PIXEL_MAX, channelAt, cropToPixels, pixelsToCrop, pixelsToTensor, tensorDeltaToPixels, tensorGradToPixels,
+} from '../image/layout.js';
 
 /** Clips every value into the valid pixel range [0, 255] (in place). */
 export function clipPixels(x: Float64Array): Float64Array {
@@ -255,7 +189,7 @@ export class LossGradient {
   static async create(m: GraftModel, batch: number): Promise<LossGradient> {
     rejectQuantised(m);
     const [h, w] = m.preprocess.size;
-    const inputDims = m.preprocess.layout === 'NCHW' ? [batch, 3, h, w] : [batch, h, w, 3];
+    const inputDims = batchDims(batch, m.preprocess);
     const classes = m.labels.length;
     const objective = (b: GraphBuilder) => {
       const z = logitsTensor(m, b);
@@ -300,7 +234,7 @@ export class LossGradient {
       if (!members.includes(rc)) throw new GraftError('BAD_ARGUMENT', `reference class ${rc} is not in the class set`);
       ref[r * C + rc] = 1;
     }
-    const dims = pre.layout === 'NCHW' ? [this.batch, 3, pre.size[0], pre.size[1]] : [this.batch, pre.size[0], pre.size[1], 3];
+    const dims = batchDims(this.batch, pre);
     const out = await this.runner.run({
       [this.m.inputName]: float32(input, dims),
       attack_ref: float32(ref, [this.batch, C]),

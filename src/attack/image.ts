@@ -5,7 +5,8 @@
 import type { RgbImage } from '../image/decode.js';
 import { decodeImage } from '../image/decode.js';
 import { encodePng, savePng } from '../image/encode.js';
-import { batchDims, loadImageRgbCropped, toTensor } from '../image/preprocess.js';
+import { loadImageRgbCropped } from '../image/preprocess.js';
+import { batchDims, toTensor } from '../image/layout.js';
 import type { GraftModel } from '../models/load.js';
 import { modelSession } from '../runtime/runner.js';
 import { argmax, softmaxRows } from '../math/rows.js';

@@ -2,7 +2,8 @@ import { GraftError } from '../util/errors.js';
 import { progressOrSilent, type ProgressSink, type ProgressTask } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import type { Augment } from './augment.js';
-import { batchDims, imageToTensor, type Preprocess } from './preprocess.js';
+import { imageToTensor, type Preprocess } from './preprocess.js';
+import { batchDims } from './layout.js';
 
 export interface BatchOptions {
   /** Images decoded at the same time (sharp decodes in libuv worker threads). Default 2. */

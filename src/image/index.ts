@@ -1,16 +1,30 @@
 export { decodeImage, openImage, toRgb, DEFAULT_MAX_PIXELS, type RgbImage, type DecodeOptions, type OpenedImage } from './decode.js';
 export {
   loadImageRgbCropped,
-  toTensor,
-  fromTensor,
   imageToTensor,
   inputRegion,
-  batchDims,
   PREPROCESS_TF,
   PREPROCESS_TORCH,
   PREPROCESS_UNIT,
   type Preprocess,
 } from './preprocess.js';
+export {
+  batchDims,
+  toTensor,
+  fromTensor,
+  cropToPixels,
+  pixelsToCrop,
+  pixelsToTensor,
+  tensorGradToPixels,
+  tensorDeltaToPixels,
+  rgbPlanes,
+  normalisePlanes,
+  normalisePlanesAdjoint,
+  toLayout,
+  fromLayout,
+  type Layout,
+} from './layout.js';
+export { zeroPlanes, crop, uncrop, type Planes } from './planes.js';
 export {
   loadBatch,
   batches,

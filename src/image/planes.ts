@@ -11,23 +11,6 @@ export function zeroPlanes(channels: number, height: number, width: number): Pla
   return { data: new Float32Array(channels * height * width), channels, height, width };
 }
 
-/** CHW planes → one network input (no batch axis) in the given layout. */
-export function toLayout(p: Planes, layout: 'NCHW' | 'NHWC'): Float32Array {
-  if (layout === 'NCHW') return p.data;
-  const { channels: c, height: h, width: w } = p;
-  const out = new Float32Array(c * h * w);
-  for (let ch = 0; ch < c; ch++) for (let i = 0; i < h * w; i++) out[i * c + ch] = p.data[ch * h * w + i];
-  return out;
-}
-
-/** One network input (no batch axis) in the given layout → CHW planes. */
-export function fromLayout(t: Float32Array, layout: 'NCHW' | 'NHWC', channels: number, height: number, width: number): Planes {
-  if (layout === 'NCHW') return { data: t, channels, height, width };
-  const data = new Float32Array(channels * height * width);
-  for (let ch = 0; ch < channels; ch++) for (let i = 0; i < height * width; i++) data[ch * height * width + i] = t[i * channels + ch];
-  return { data, channels, height, width };
-}
-
 /** The height×width window of p whose top-left corner is (top, left). */
 export function crop(p: Planes, top: number, left: number, height: number, width: number): Planes {
   const out = zeroPlanes(p.channels, height, width);

@@ -2,6 +2,7 @@ import type { Sharp } from 'sharp';
 import { GraftError } from '../util/errors.js';
 import { applyFlipAndColour, drawAugment, rotateCentred, rotationZoom, type Region, type SeededAugment } from './augment.js';
 import { openImage, toRgb, type DecodeOptions, type RgbImage } from './decode.js';
+import { toTensor } from './layout.js';
 
 /** How an image becomes a network input. */
 export interface Preprocess {
@@ -107,48 +108,6 @@ export async function loadImageRgbCropped(
   return draw && zoom !== 1 ? rotateCentred(rgb, draw.angle, w, h) : rgb;
 }
 
-/** Channel index in the RGB image that feeds network channel c. */
-function rgbChannel(pre: Preprocess, c: number): number {
-  return pre.channelOrder === 'bgr' ? 2 - c : c;
-}
-
-/** Normalises an 8-bit RGB image into a network tensor (one image, no batch axis): CHW for NCHW, HWC for NHWC. */
-export function toTensor(crop: RgbImage, pre: Preprocess): Float32Array {
-  const { width, height, data } = crop;
-  const plane = width * height;
-  const out = new Float32Array(plane * 3);
-  for (let c = 0; c < 3; c++) {
-    const src = rgbChannel(pre, c);
-    const scale = 1 / (255 * pre.std[c]);
-    const shift = pre.mean[c] / pre.std[c];
-    if (pre.layout === 'NCHW') {
-      for (let i = 0; i < plane; i++) out[c * plane + i] = data[i * 3 + src] * scale - shift;
-    } else {
-      for (let i = 0; i < plane; i++) out[i * 3 + c] = data[i * 3 + src] * scale - shift;
-    }
-  }
-  return out;
-}
-
-/** Inverse of toTensor at the preprocess input size: de-normalised, clamped to 0..255 and rounded. */
-export function fromTensor(t: Float32Array, pre: Preprocess): RgbImage {
-  const [height, width] = pre.size;
-  const plane = width * height;
-  if (t.length !== plane * 3) {
-    throw new GraftError('SHAPE', `fromTensor: tensor has ${t.length} values, expected 3×${height}×${width} = ${plane * 3}`);
-  }
-  const data = new Uint8Array(plane * 3);
-  for (let c = 0; c < 3; c++) {
-    const dst = rgbChannel(pre, c);
-    for (let i = 0; i < plane; i++) {
-      const v = pre.layout === 'NCHW' ? t[c * plane + i] : t[i * 3 + c];
-      const pixel = Math.round((v * pre.std[c] + pre.mean[c]) * 255);
-      data[i * 3 + dst] = Number.isNaN(pixel) ? 0 : Math.min(255, Math.max(0, pixel));
-    }
-  }
-  return { data, width, height };
-}
-
 /** Decodes, crops and normalises one image into a network tensor (no batch axis). */
 export async function imageToTensor(
   source: string | Uint8Array,
@@ -157,10 +116,4 @@ export async function imageToTensor(
   decode?: DecodeOptions,
 ): Promise<Float32Array> {
   return toTensor(await loadImageRgbCropped(source, pre, augment, decode), pre);
-}
-
-/** Tensor dims of a batch of n images. */
-export function batchDims(n: number, pre: Preprocess): number[] {
-  const [h, w] = pre.size;
-  return pre.layout === 'NCHW' ? [n, 3, h, w] : [n, h, w, 3];
 }

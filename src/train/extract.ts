@@ -2,7 +2,7 @@
  * Feature extraction from any tap of a backbone, with an on-disk cache keyed by model hash, tap,
  * preprocessing and each file's identity (size + mtime): a second run on the same data does no extraction.
  */
-import { batchDims } from '../image/preprocess.js';
+import { batchDims } from '../image/layout.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GraphBuilder, cutAt } from '../onnx/graph.js';

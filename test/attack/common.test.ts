@@ -1,7 +1,8 @@
 /** Pixel-unit conversion, exact projections and 8-bit quantisation, against hand-derived values and brute force. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PREPROCESS_TF, PREPROCESS_TORCH, toTensor, type Preprocess } from '../../src/image/preprocess.js';
+import { PREPROCESS_TF, PREPROCESS_TORCH, type Preprocess } from '../../src/image/preprocess.js';
+import { toTensor } from '../../src/image/layout.js';
 import {
   channelAt, classSetsFor, cropToPixels, fgsmStep, l2Distance, linfDistance, parseClassMap, pixelsToCrop, pixelsToTensor, projectL2, projectLinf,
   psnr, quantise, setLoss, tensorDeltaToPixels, tensorGradToPixels,

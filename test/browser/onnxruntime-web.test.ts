@@ -12,7 +12,8 @@ import ort from 'onnxruntime-node';
 import { chromium, type Browser } from 'playwright-core';
 import { trainClassifier } from '../../src/train/transfer.js';
 import { readModel } from '../../src/onnx/codec.js';
-import { batchDims, imageToTensor, type Preprocess } from '../../src/image/preprocess.js';
+import { imageToTensor, type Preprocess } from '../../src/image/preprocess.js';
+import { batchDims } from '../../src/image/layout.js';
 import { catsDogs, sharedModels } from '../helpers/paths.js';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -19,7 +19,7 @@ import { randomScale } from '../../src/viz/dream/transform/scale.js';
 import { randomRotate } from '../../src/viz/dream/transform/rotate.js';
 import { drawAll } from '../../src/viz/dream/transform/transform.js';
 import { dream } from '../../src/viz/dream/dream.js';
-import { toTensor } from '../../src/image/preprocess.js';
+import { toTensor } from '../../src/image/layout.js';
 import { sharedModels } from '../helpers/paths.js';
 import { TINY_PRE, tinyModel } from './tiny-model.js';
 

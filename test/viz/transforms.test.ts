@@ -5,7 +5,7 @@ import { randomScale } from '../../src/viz/dream/transform/scale.js';
 import { randomRotate } from '../../src/viz/dream/transform/rotate.js';
 import { affineWarp } from '../../src/viz/dream/transform/warp.js';
 import { drawAll, type AppliedTransform } from '../../src/viz/dream/transform/transform.js';
-import type { Planes } from '../../src/viz/dream/planes.js';
+import type { Planes } from '../../src/image/planes.js';
 import { Rng } from '../../src/util/rng.js';
 
 function randomPlanes(rng: Rng, h: number, w: number): Planes {

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { overlayHeatmap, savePng, upsampleBilinear } from '../../image/encode.js';
 import { applyColormap, type ColormapRange } from '../../image/colormap.js';
-import { batchDims, loadImageRgbCropped, toTensor, type Preprocess } from '../../image/preprocess.js';
+import { loadImageRgbCropped, type Preprocess } from '../../image/preprocess.js';
+import { batchDims, toTensor } from '../../image/layout.js';
 import type { RgbImage } from '../../image/decode.js';
 import { readNpy, writeNpy } from '../../util/npy.js';
 import { GraftError } from '../../util/errors.js';

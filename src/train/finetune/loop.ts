@@ -12,7 +12,7 @@ import { inferShapes } from '../../onnx/shapes.js';
 import { tensorSize } from '../../onnx/types.js';
 import { Session, asFloat32, float32, type OrtTensor } from '../../runtime/session.js';
 import { batches, loadBatch } from '../../image/batch.js';
-import { batchDims } from '../../image/preprocess.js';
+import { batchDims } from '../../image/layout.js';
 import type { Augment } from '../../image/augment.js';
 import { GraftError } from '../../util/errors.js';
 import { progressOrSilent, type ProgressSink } from '../../util/progress.js';

@@ -5,11 +5,11 @@
  */
 import { resizeSmooth } from '../../image/encode.js';
 import type { RgbImage } from '../../image/decode.js';
-import { fromTensor, toTensor } from '../../image/preprocess.js';
+import { fromTensor, rgbPlanes, toLayout, toTensor } from '../../image/layout.js';
 import type { GraftModel } from '../../models/load.js';
 import { tapTensor } from '../../models/load.js';
 import { findClass } from '../../models/labels.js';
-import { softmaxRows } from '../../math/rows.js';
+import { argmax, softmaxRows } from '../../math/rows.js';
 import { Adam, SGD, type Optimizer } from '../../optim/optim.js';
 import { GraftError } from '../../util/errors.js';
 import { progressOrSilent, type ProgressSink } from '../../util/progress.js';
@@ -20,7 +20,7 @@ import { withTotalVariation } from './objective/total-variation.js';
 import { FourierParam } from './param/fourier.js';
 import type { ImageParam } from './param/param.js';
 import { PixelParam } from './param/pixel.js';
-import { crop, toLayout, type Planes } from './planes.js';
+import { crop } from '../../image/planes.js';
 import { DreamProblem } from './problem.js';
 import { jitter } from './transform/jitter.js';
 import { randomRotate } from './transform/rotate.js';
@@ -136,18 +136,4 @@ async function initialParam(kind: 'pixel' | 'fft', init: DreamOptions['init'], m
   const sized = init.width === w && init.height === h ? init : await resizeSmooth(init, w, h);
   const rgb = rgbPlanes(sized);
   return kind === 'fft' ? FourierParam.fromRgb(rgb, m.preprocess) : PixelParam.fromRgb(rgb, m.preprocess);
-}
-
-/** 8-bit HWC image → CHW planes in [0, 1]. */
-export function rgbPlanes(img: RgbImage): Planes {
-  const plane = img.width * img.height;
-  const data = new Float32Array(3 * plane);
-  for (let c = 0; c < 3; c++) for (let i = 0; i < plane; i++) data[c * plane + i] = img.data[i * 3 + c] / 255;
-  return { data, channels: 3, height: img.height, width: img.width };
-}
-
-function argmax(v: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
-  return best;
 }

@@ -1,4 +1,5 @@
-export { dream, rgbPlanes, DREAM_DEFAULTS, LESSON_DEFAULTS, type DreamOptions, type DreamResult, type DreamStepRecord } from './dream.js';
+export { rgbPlanes } from '../../image/layout.js';
+export { dream, DREAM_DEFAULTS, LESSON_DEFAULTS, type DreamOptions, type DreamResult, type DreamStepRecord } from './dream.js';
 export { DreamProblem, type Evaluation } from './problem.js';
 export { classObjective } from './objective/class-probability.js';
 export { channelObjective } from './objective/channel-mean.js';
@@ -13,4 +14,4 @@ export { randomRotate, DEFAULT_ANGLES } from './transform/rotate.js';
 export { affineWarp } from './transform/warp.js';
 export { drawAll, totalMargin, type Transform, type AppliedTransform } from './transform/transform.js';
 export { fft, irfft2, irfft2Adjoint, rfft2, halfWidth, type HalfSpectrum } from './fft.js';
-export type { Planes } from './planes.js';
+export type { Planes } from '../../image/planes.js';

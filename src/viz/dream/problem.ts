@@ -2,14 +2,14 @@
  * One compiled dream problem: parameterisation → random transforms → network input → ONNX loss, and the chain
  * back: ONNX input gradient → transform adjoints → parameterisation adjoint.
  */
-import { batchDims } from '../../image/preprocess.js';
+import { batchDims } from '../../image/layout.js';
 import { GradientRunner } from '../../autodiff/index.js';
 import type { GraftModel } from '../../models/load.js';
 import { logitsTensor } from '../../models/logits.js';
 import { float32 } from '../../runtime/session.js';
 import { GraftError } from '../../util/errors.js';
 import type { ImageParam } from './param/param.js';
-import { fromLayout, toLayout } from './planes.js';
+import { fromLayout, toLayout } from '../../image/layout.js';
 import type { DreamObjective } from './objective/objective.js';
 import type { AppliedTransform } from './transform/transform.js';
 

@@ -3,7 +3,7 @@
  * by the midpoint rule over `steps` points, evaluated in batches. Completeness: Σ attributions ≈ f(x) − f(x′).
  */
 import type { GraftModel } from '../../models/load.js';
-import { toTensor } from '../../image/preprocess.js';
+import { toTensor } from '../../image/layout.js';
 import { reduceChannels } from './heat.js';
 import { LogitGradient } from './logit-gradient.js';
 

@@ -1,5 +1,5 @@
 /** One compiled session giving, for a batch of inputs, the class logit's gradient w.r.t. the input (and a tap). */
-import { batchDims } from '../../image/preprocess.js';
+import { batchDims } from '../../image/layout.js';
 import { GradientRunner, objectives } from '../../autodiff/index.js';
 import type { GraftModel } from '../../models/load.js';
 import { logitsTensor } from '../../models/logits.js';
@@ -61,8 +61,7 @@ export class LogitGradient {
 
   /** Runs a full batch of inputs (model layout, batch-major); row i differentiates logit[classes[i]]. */
   async run(inputs: Float32Array, classes: number[]): Promise<LogitGradientResult> {
-    const [h, w] = this.m.preprocess.size;
-    const dims = this.m.preprocess.layout === 'NCHW' ? [this.batch, 3, h, w] : [this.batch, h, w, 3];
+    const dims = batchDims(this.batch, this.m.preprocess);
     const n = this.m.labels.length;
     const oneHot = new Float32Array(this.batch * n);
     classes.forEach((c, i) => (oneHot[i * n + c] = 1));

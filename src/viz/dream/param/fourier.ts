@@ -8,8 +8,8 @@ import type { Rng } from '../../../util/rng.js';
 import { GraftError } from '../../../util/errors.js';
 import { DECORRELATION, invert3, mixChannels, transpose3 } from '../color.js';
 import { halfWidth, irfft2, irfft2Adjoint, rfft2 } from '../fft.js';
-import { normalise, normaliseAdjoint } from '../normalise.js';
-import type { Planes } from '../planes.js';
+import { normalisePlanes, normalisePlanesAdjoint } from '../../../image/layout.js';
+import type { Planes } from '../../../image/planes.js';
 import type { ImageParam } from './param.js';
 
 /** Lucid's fixed divisor of the spatial image. */
@@ -94,7 +94,7 @@ export class FourierParam implements ImageParam {
   }
 
   render(): Planes {
-    return normalise(this.renderRgb(), this.pre);
+    return normalisePlanes(this.renderRgb(), this.pre);
   }
 
   backward(grad: Planes): Float32Array {
@@ -102,7 +102,7 @@ export class FourierParam implements ImageParam {
     if (!rgb) throw new GraftError('RUNTIME', 'FourierParam.backward called before render');
     const { height: h, width: w } = this;
     const plane = h * w;
-    const gRgb = normaliseAdjoint(grad, this.pre).data;
+    const gRgb = normalisePlanesAdjoint(grad, this.pre).data;
     const gMixed = gRgb.map((g, i) => g * rgb[i] * (1 - rgb[i]));
     const gSpatial = mixChannels(transpose3(DECORRELATION), gMixed, plane);
     const out = new Float32Array(this.params.length);

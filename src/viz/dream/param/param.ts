@@ -1,4 +1,4 @@
-import type { Planes } from '../planes.js';
+import type { Planes } from '../../../image/planes.js';
 
 /** A differentiable image parameterisation: parameters → canvas (CHW, network-normalised units and channel order). */
 export interface ImageParam {

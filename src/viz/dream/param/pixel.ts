@@ -4,8 +4,8 @@
  */
 import type { Preprocess } from '../../../image/preprocess.js';
 import type { Rng } from '../../../util/rng.js';
-import { normalise } from '../normalise.js';
-import type { Planes } from '../planes.js';
+import { normalisePlanes } from '../../../image/layout.js';
+import type { Planes } from '../../../image/planes.js';
 import type { ImageParam } from './param.js';
 
 export class PixelParam implements ImageParam {
@@ -19,7 +19,7 @@ export class PixelParam implements ImageParam {
 
   /** Starts from an RGB image (CHW planes in [0, 1]). */
   static fromRgb(rgb: Planes, pre: Preprocess): PixelParam {
-    return new PixelParam(normalise(rgb, pre).data, rgb.height, rgb.width);
+    return new PixelParam(normalisePlanes(rgb, pre).data, rgb.height, rgb.width);
   }
 
   render(): Planes {

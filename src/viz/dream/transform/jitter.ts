@@ -1,5 +1,5 @@
 /** Random translation by up to ±px pixels, done exactly as a crop of a random window from an input 2·px larger. */
-import { crop, uncrop } from '../planes.js';
+import { crop, uncrop } from '../../../image/planes.js';
 import type { Transform } from './transform.js';
 
 export function jitter(px: number): Transform {

@@ -1,5 +1,5 @@
 import type { Rng } from '../../../util/rng.js';
-import type { Planes } from '../planes.js';
+import type { Planes } from '../../../image/planes.js';
 
 /** One step's draw of a random transform: a linear map on planes and its exact adjoint. */
 export interface AppliedTransform {

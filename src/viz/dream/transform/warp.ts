@@ -2,7 +2,7 @@
  * Affine resampling about the image centre with bilinear interpolation and edge-clamped coordinates:
  * out(q) = in(c + A·(q − c)). Linear in the image, so its adjoint scatters the same weights back.
  */
-import { zeroPlanes } from '../planes.js';
+import { zeroPlanes } from '../../../image/planes.js';
 import type { AppliedTransform } from './transform.js';
 
 /** A = [[a, b], [c, d]] acting on (y, x). */
