@@ -22,12 +22,13 @@ export interface ImageFailure {
   reason: string;
 }
 
-export interface LoadedBatch {
+/** A batch of images as one network input: what loadBatch returns and what batches() streams. */
+export interface ImageBatch {
   /** Rows of the images that loaded, in source order, laid out as `dims`. */
   data: Float32Array;
   dims: number[];
-  /** ok[r] is the index in `sources` of row r. */
-  ok: number[];
+  /** indices[r] is the index in `sources` of row r. */
+  indices: number[];
   failures: ImageFailure[];
 }
 
@@ -35,14 +36,6 @@ export interface StreamOptions extends BatchOptions {
   batchSize: number;
   /** Batches decoded ahead while the consumer works on the current one. Default 2. */
   prefetch?: number;
-}
-
-export interface StreamedBatch {
-  data: Float32Array;
-  dims: number[];
-  /** indices[r] is the index in `sources` of row r. */
-  indices: number[];
-  failures: ImageFailure[];
 }
 
 type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
@@ -87,7 +80,7 @@ async function loadRows(
   limit: Limiter,
   task: ProgressTask,
   cancelled: () => boolean = () => false,
-): Promise<StreamedBatch> {
+): Promise<ImageBatch> {
   const results = await Promise.all(
     indices.map((index) =>
       limit(async () => {
@@ -122,27 +115,27 @@ async function loadRows(
 }
 
 /** Decodes and preprocesses images into one batch tensor; images that fail are reported, never fatal. */
-export async function loadBatch(sources: string[], pre: Preprocess, opts: BatchOptions = {}): Promise<LoadedBatch> {
+export async function loadBatch(sources: string[], pre: Preprocess, opts: BatchOptions = {}): Promise<ImageBatch> {
   const limit = createLimiter(checkPositiveInt('concurrency', opts.concurrency ?? 2));
   const task = progressOrSilent(opts.progress).start('decode images', sources.length, 'img');
   const all = sources.map((_, i) => i);
-  const { data, dims, indices, failures } = await loadRows(sources, all, pre, opts, limit, task);
+  const batch = await loadRows(sources, all, pre, opts, limit, task);
   task.finish();
-  return { data, dims, ok: indices, failures };
+  return batch;
 }
 
 /**
  * Streams batches in order with bounded memory: while the consumer holds one batch, at most `prefetch`
  * further batches are being decoded. Breaking out of the loop stops decoding the rest.
  */
-export async function* batches(sources: string[], pre: Preprocess, opts: StreamOptions): AsyncGenerator<StreamedBatch> {
+export async function* batches(sources: string[], pre: Preprocess, opts: StreamOptions): AsyncGenerator<ImageBatch> {
   const batchSize = checkPositiveInt('batchSize', opts.batchSize);
   const prefetch = opts.prefetch ?? 2;
   if (!Number.isInteger(prefetch) || prefetch < 0) throw new GraftError('BAD_ARGUMENT', `prefetch must be an integer ≥ 0, got ${prefetch}`);
   const limit = createLimiter(checkPositiveInt('concurrency', opts.concurrency ?? 2));
   const task = progressOrSilent(opts.progress).start('decode images', sources.length, 'img');
   let stopped = false;
-  const inFlight: Promise<StreamedBatch>[] = [];
+  const inFlight: Promise<ImageBatch>[] = [];
   let nextStart = 0;
   const launch = () => {
     if (nextStart >= sources.length) return;

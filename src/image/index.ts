@@ -30,8 +30,7 @@ export {
   batches,
   type BatchOptions,
   type StreamOptions,
-  type LoadedBatch,
-  type StreamedBatch,
+  type ImageBatch,
   type ImageFailure,
 } from './batch.js';
 export {

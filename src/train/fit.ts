@@ -9,7 +9,7 @@ import { clipGradNorm, createOptimizer, type OptimizerKind } from '../optim/opti
 import { constantSchedule, parseSchedule, type LrSchedule } from '../optim/schedule.js';
 
 /** Row-major features [n, dim] with integer labels. */
-export interface Dataset {
+export interface FeatureSet {
   x: Float32Array;
   y: ArrayLike<number>;
   n: number;
@@ -18,8 +18,8 @@ export interface Dataset {
 
 export interface FitOptions {
   head: Head;
-  train: Dataset;
-  val?: Dataset;
+  train: FeatureSet;
+  val?: FeatureSet;
   epochs: number;
   batchSize: number;
   optimizer: OptimizerKind;
@@ -58,7 +58,7 @@ export interface Evaluation {
 }
 
 /** Evaluation-mode loss, accuracy and logits of a head on a dataset (forward in chunks of `batchSize` rows). */
-export function evaluateHead(head: Head, data: Dataset, lossOptions: CrossEntropyOptions = {}, batchSize = 1024): Evaluation {
+export function evaluateHead(head: Head, data: FeatureSet, lossOptions: CrossEntropyOptions = {}, batchSize = 1024): Evaluation {
   checkDataset(head, data, 'evaluation data');
   const k = head.nClasses;
   const logits = new Float32Array(data.n * k);
@@ -183,7 +183,7 @@ export function formatEpochRow(row: EpochRow, totalEpochs = 100): string {
   return parts.join('  ');
 }
 
-function checkDataset(head: Head, data: Dataset, what: string): void {
+function checkDataset(head: Head, data: FeatureSet, what: string): void {
   const { x, n, dim } = data;
   if (!Number.isInteger(n) || n < 1) throw new GraftError('SHAPE', `${what}: n = ${n} must be a positive integer`);
   if (x.length !== n * dim) throw new GraftError('SHAPE', `${what}: ${x.length} feature values for ${n}×${dim}`);

@@ -4,13 +4,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { openDataset, type Dataset as ImageDataset, type Split, type Target } from '../data/dataset.js';
+import { openDataset, type Dataset, type Split, type Target } from '../data/dataset.js';
 import { loadModel, type GraftModel } from '../models/load.js';
 import { DEFAULT_MODEL } from '../models/registry.js';
 import { backboneAt, extractFeatures, type Pooling } from './extract.js';
 import { exportClassifier } from './export.js';
 import { createHead, computeStandardisation, type DenseHead, type HeadKind } from './heads.js';
-import { evaluateHead, fitHead, formatEpochRow, type Dataset as FeatureSet } from './fit.js';
+import { evaluateHead, fitHead, formatEpochRow, type FeatureSet } from './fit.js';
 import type { EpochRow } from '../report/history.js';
 import { argmaxRows, classMetrics, confusionMatrix, mostConfused, topKAccuracy, type ClassMetrics } from './metrics.js';
 import type { OptimizerKind } from '../optim/optim.js';
@@ -173,13 +173,13 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
   return report;
 }
 
-function splitSamples(ds: ImageDataset): Record<Split, number[]> {
+function splitSamples(ds: Dataset): Record<Split, number[]> {
   const out: Record<Split, number[]> = { train: [], validation: [], test: [] };
   ds.samples.forEach((s, i) => out[s.split].push(i));
   return out;
 }
 
-function gather(x: Float32Array, dim: number, ds: ImageDataset, rowOf: Map<number, number>, split: Split): FeatureSet {
+function gather(x: Float32Array, dim: number, ds: Dataset, rowOf: Map<number, number>, split: Split): FeatureSet {
   const idx = ds.samples.map((s, i) => (s.split === split && rowOf.has(i) ? i : -1)).filter((i) => i >= 0);
   const out = new Float32Array(idx.length * dim);
   const y = new Int32Array(idx.length);

@@ -11,7 +11,7 @@ import {
   PREPROCESS_TORCH,
   PREPROCESS_TF,
   type Preprocess,
-  type StreamedBatch,
+  type ImageBatch,
 } from '../../src/image/index.js';
 import { GraftError } from '../../src/util/errors.js';
 import type { ProgressSink } from '../../src/util/progress.js';
@@ -36,19 +36,19 @@ test('loadBatch: failed images are reported, the rest form the batch in order', 
   const missing = path.join(dir, 'missing.png');
   const sources = [photos[0], broken, photos[1], missing, photos[2]];
   const batch = await loadBatch(sources, small, { concurrency: 3 });
-  assert.deepEqual(batch.ok, [0, 2, 4]);
+  assert.deepEqual(batch.indices, [0, 2, 4]);
   assert.deepEqual(batch.dims, [3, 3, 32, 32]);
   assert.equal(batch.data.length, 3 * rowSize);
   assert.deepEqual(batch.failures.map((f) => f.path), [broken, missing]);
   assert.match(batch.failures[0].reason, /not an image/);
   assert.match(batch.failures[1].reason, /file not found/);
-  for (const [r, i] of batch.ok.entries()) assert.deepEqual(row(batch.data, r), await imageToTensor(sources[i], small));
+  for (const [r, i] of batch.indices.entries()) assert.deepEqual(row(batch.data, r), await imageToTensor(sources[i], small));
   const nhwc = await loadBatch([photos[0]], { ...small, layout: 'NHWC' });
   assert.deepEqual(nhwc.dims, [1, 32, 32, 3]);
 });
 
-async function collect(gen: AsyncGenerator<StreamedBatch>): Promise<StreamedBatch[]> {
-  const out: StreamedBatch[] = [];
+async function collect(gen: AsyncGenerator<ImageBatch>): Promise<ImageBatch[]> {
+  const out: ImageBatch[] = [];
   for await (const b of gen) out.push(b);
   return out;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateHead, fitHead, formatEpochRow, type Dataset } from '../../src/train/fit.js';
+import { evaluateHead, fitHead, formatEpochRow, type FeatureSet } from '../../src/train/fit.js';
 import type { EpochRow } from '../../src/report/history.js';
 import { LinearHead, MlpHead } from '../../src/train/heads.js';
 import { GraftError } from '../../src/util/errors.js';
@@ -8,7 +8,7 @@ import type { ProgressSink } from '../../src/util/progress.js';
 import { Rng } from '../../src/util/rng.js';
 
 /** Points whose label is the side of a random hyperplane, with a margin of 0.3 around it. */
-function separable(n: number, dim: number, seed: number): Dataset {
+function separable(n: number, dim: number, seed: number): FeatureSet {
   const rng = new Rng(seed);
   const w = Array.from({ length: dim }, () => rng.normal());
   const norm = Math.hypot(...w);
@@ -30,7 +30,7 @@ const blobCentres = [
   [-1.4, -0.8],
   [1.4, -0.8],
 ];
-function blobs(n: number, dim: number, seed: number): Dataset {
+function blobs(n: number, dim: number, seed: number): FeatureSet {
   const rng = new Rng(seed);
   const x = new Float32Array(n * dim);
   const y = new Int32Array(n);
@@ -43,7 +43,7 @@ function blobs(n: number, dim: number, seed: number): Dataset {
 }
 
 /** Accuracy of the Bayes classifier on `data`: with equal priors and equal isotropic covariances it is the nearest centre. */
-function bayesAccuracy(data: Dataset): number {
+function bayesAccuracy(data: FeatureSet): number {
   let hits = 0;
   for (let i = 0; i < data.n; i++) {
     const px = data.x[i * data.dim];
@@ -55,7 +55,7 @@ function bayesAccuracy(data: Dataset): number {
 }
 
 /** XOR of the signs of two coordinates, kept 0.1 away from the axes: not linearly separable. */
-function xor(n: number, seed: number): Dataset {
+function xor(n: number, seed: number): FeatureSet {
   const rng = new Rng(seed);
   const x = new Float32Array(n * 2);
   const y = new Int32Array(n);
@@ -127,7 +127,7 @@ test('same seed ⇒ identical history and weights; another seed ⇒ different', 
 test('early stopping stops after `patience` epochs without improvement and restores the best epoch', () => {
   // 60 noisy samples in 40 dimensions: the head starts memorising them and the val loss turns up after a few epochs.
   const rng = new Rng(8);
-  const noisy = (n: number): Dataset => {
+  const noisy = (n: number): FeatureSet => {
     const x = Float32Array.from({ length: n * 40 }, () => rng.normal());
     const y = Int32Array.from({ length: n }, (_, i) => (x[i * 40] + rng.normal() > 0 ? 1 : 0));
     return { x, y, n, dim: 40 };

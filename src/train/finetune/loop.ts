@@ -209,7 +209,7 @@ export async function trainLoop(net: TrainableNetwork, opts: LoopOptions): Promi
       const { batch, labels } = await next!;
       next = step + 1 < stepsPerEpoch ? load(step + 1) : undefined;
       next?.catch(() => {});
-      const real = batch.ok.length;
+      const real = batch.indices.length;
       if (real === 0) continue;
       // A short batch (last one, or unreadable images) is filled up by repeating its own images: every row is a real sample.
       const rowSize = input.length / B;
@@ -217,7 +217,7 @@ export async function trainLoop(net: TrainableNetwork, opts: LoopOptions): Promi
       for (let r = 0; r < B; r++) {
         const src = r % real;
         input.set(batch.data.subarray(src * rowSize, (src + 1) * rowSize), r * rowSize);
-        const label = labels[batch.ok[src]];
+        const label = labels[batch.indices[src]];
         for (let c = 0; c < k; c++) target[r * k + c] = smoothing / k;
         target[r * k + label] += 1 - smoothing;
       }
@@ -231,7 +231,7 @@ export async function trainLoop(net: TrainableNetwork, opts: LoopOptions): Promi
       for (const s of states) updateRunningStats(values, s, res.outputs, perChannelCount.get(s.layer)!);
       stepTime += performance.now() - started;
       steps++;
-      const scored = scoreRows(res.outputs.logits, batch.ok.map((i) => labels[i]), k);
+      const scored = scoreRows(res.outputs.logits, batch.indices.map((i) => labels[i]), k);
       partial.loss += scored.loss;
       partial.correct += scored.correct;
       partial.seen += real;
