@@ -8,7 +8,7 @@ export { loadTfjsAsOnnx } from './models/tfjs/cache.js';
 export { classify, type Classification } from './predict/classify.js';
 export { loadClassifier, predictFiles, evaluateFile, type EvalReport } from './predict/saved.js';
 export { featureMaps, renderFeatureGrid, renderFeatureMatrix, listLayers } from './viz/features.js';
-export { trainClassifier, TRAIN_DEFAULTS, type TrainOptions, type TrainReport } from './train/transfer.js';
+export { trainClassifier, TRAIN_DEFAULTS, type TrainOptions, type TrainReport } from './train/frozen-backbone.js';
 export { extractFeatures, backboneAt } from './train/extract.js';
 export { fineTune, trainFromScratch, resumeTraining, trainEndToEnd } from './train/finetune/index.js';
 export { dream, type DreamOptions, type DreamResult } from './viz/dream/index.js';

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import '../../src/runtime/no-telemetry.js';
 import ort from 'onnxruntime-node';
 import { chromium, type Browser } from 'playwright-core';
-import { trainClassifier } from '../../src/train/transfer.js';
+import { trainClassifier } from '../../src/train/frozen-backbone.js';
 import { readModel } from '../../src/onnx/codec.js';
 import { imageToTensor, type Preprocess } from '../../src/image/preprocess.js';
 import { batchDims } from '../../src/image/layout.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import '../../src/runtime/no-telemetry.js';
 import ort from 'onnxruntime-node';
-import { trainClassifier } from '../../src/train/transfer.js';
+import { trainClassifier } from '../../src/train/frozen-backbone.js';
 import { loadClassifier } from '../../src/predict/saved.js';
 import { classify } from '../../src/predict/classify.js';
 import { catsDogs, sharedModels } from '../helpers/paths.js';

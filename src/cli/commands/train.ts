@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { deleteCorrupt } from '../../data/dataset.js';
 import { runEndToEnd, wantsEndToEnd, type EndToEndFlags } from './train-end-to-end.js';
-import { trainClassifier, TRAIN_DEFAULTS } from '../../train/transfer.js';
+import { trainClassifier, TRAIN_DEFAULTS } from '../../train/frozen-backbone.js';
 import { formatClassificationReport } from '../../train/metrics.js';
 import type { HeadKind } from '../../train/heads.js';
 import type { Pooling } from '../../train/extract.js';

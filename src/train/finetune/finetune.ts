@@ -23,7 +23,7 @@ import type { EpochRow } from '../../report/history.js';
 import { createHead, type DenseHead, type HeadKind } from '../heads.js';
 import { argmaxRows, classMetrics, confusionMatrix, mostConfused, topKAccuracy } from '../metrics.js';
 import type { OptimizerKind } from '../../optim/optim.js';
-import type { SplitReport } from '../transfer.js';
+import type { SplitReport } from '../frozen-backbone.js';
 import { readCheckpoint } from './checkpoint.js';
 import { trainLoop, type LabelledImage, type LoopOptions, type LoopResult } from './loop.js';
 import { withValues, type TrainableNetwork } from './network.js';

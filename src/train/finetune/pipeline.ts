@@ -9,7 +9,7 @@ import { readModel, writeModel } from '../../onnx/codec.js';
 import type { GraftModel } from '../../models/load.js';
 import { writeFileAtomic } from '../../util/fsutil.js';
 import { plotConfusion, plotCurves } from '../../viz/plots.js';
-import { trainClassifier, type SplitReport, type TrainOptions } from '../transfer.js';
+import { trainClassifier, type SplitReport, type TrainOptions } from '../frozen-backbone.js';
 import type { Pooling } from '../extract.js';
 import { fineTune, headFromClassifier, resumeTraining, trainFromScratch, type EndToEndOptions, type EndToEndResult } from './finetune.js';
 import type { Unfreeze } from './params.js';
