@@ -19,6 +19,8 @@ import { DEFAULT_MODEL, REGISTRY, findEntry, type RegistryEntry } from './regist
 import { loadTfjsAsOnnx } from './tfjs/cache.js';
 import { ARCHITECTURES, buildArchitecture } from './builders/index.js';
 import { imagenetLabels } from './labels.js';
+import { floatView } from './quantized.js';
+import { symbolicBatch } from './batch.js';
 
 export interface GraftModel {
   /** Registry name, or the path the model came from. */
@@ -155,8 +157,7 @@ async function loadTfjs(modelJson: string, entry?: RegistryEntry): Promise<Graft
   const dir = path.dirname(modelJson);
   const metaFile = path.join(dir, 'metadata.json');
   const meta: TfjsMetadata = fs.existsSync(metaFile) ? (JSON.parse(fs.readFileSync(metaFile, 'utf8')) as TfjsMetadata) : {};
-  const outDims = inferShapes(converted.model.graph).get(converted.outputName)?.shape;
-  const nOut = typeof outDims?.at(-1) === 'number' ? (outDims.at(-1) as number) : 1000;
+  const nOut = classCount(converted.model, converted.outputName);
   let labels: string[];
   let outputName = converted.outputName;
   if (entry?.labelMapFile) {
@@ -165,10 +166,8 @@ async function loadTfjs(modelJson: string, entry?: RegistryEntry): Promise<Graft
     labels = imagenetLabels();
   } else if (meta.labels && meta.labels.length === nOut) {
     labels = meta.labels;
-  } else if (nOut === 1000) {
-    labels = imagenetLabelsOrIndices();
   } else {
-    labels = Array.from({ length: nOut }, (_, i) => `class ${i}`);
+    labels = defaultLabels(nOut);
   }
   const taps: Record<string, string> = {};
   for (const l of converted.layers) taps[l.name] = l.tensor;
@@ -193,6 +192,7 @@ async function loadTfjs(modelJson: string, entry?: RegistryEntry): Promise<Graft
 async function loadOnnx(file: string, entry?: RegistryEntry): Promise<GraftModel> {
   const model = readModel(file);
   const g = model.graph;
+  symbolicBatch(model);
   if (!g.inputs.length || !g.outputs.length) throw new GraftError('MODEL_FORMAT', `${file}: the graph has no inputs or no outputs`);
   const input = g.inputs[0];
   const meta = model.metadata;
@@ -200,11 +200,7 @@ async function loadOnnx(file: string, entry?: RegistryEntry): Promise<GraftModel
     ? (JSON.parse(meta['graft.preprocess']) as Preprocess)
     : entry?.preprocess ?? guessPreprocess(input.shape);
   const outputName = meta['graft.output_name'] ?? g.outputs[0].name;
-  const outShape = g.outputs.find((o) => o.name === outputName)?.shape;
-  const nOut = typeof outShape?.at(-1) === 'number' ? (outShape.at(-1) as number) : 1000;
-  const labels = meta['graft.labels']
-    ? (JSON.parse(meta['graft.labels']) as string[])
-    : nOut === 1000 ? imagenetLabelsOrIndices() : Array.from({ length: nOut }, (_, i) => `class ${i}`);
+  const labels = meta['graft.labels'] ? (JSON.parse(meta['graft.labels']) as string[]) : defaultLabels(classCount(model, outputName));
   const output = (meta['graft.output'] as GraftModel['output'] | undefined) ?? entry?.output ?? (endsInSoftmax(model, outputName) ? 'probabilities' : 'logits');
   const taps: Record<string, string> = { ...guessTaps(model, {}), ...(meta['graft.taps'] ? (JSON.parse(meta['graft.taps']) as Record<string, string>) : {}) };
   return {
@@ -240,6 +236,25 @@ function permuteOutputs(model: Model, output: string, map: number[]): string {
   return standard;
 }
 
+/**
+ * How many classes a classifier output holds: the product of its non-batch dims ([N, 1000] and [N, 1000, 1, 1]
+ * both hold 1000), from the declared output shape or, when that is missing or symbolic, from shape inference.
+ * Unknown: 1000, the common case of an ImageNet classifier.
+ */
+export function classCount(model: Model, output: string): number {
+  const declared = model.graph.outputs.find((o) => o.name === output)?.shape;
+  const known = (dims: Model['graph']['outputs'][number]['shape']): number | undefined => {
+    const rest = dims?.slice(1);
+    return rest?.length && rest.every((d) => typeof d === 'number') ? (rest as number[]).reduce((a, d) => a * d, 1) : undefined;
+  };
+  return known(declared) ?? known(inferShapes(model.graph).get(output)?.shape) ?? 1000;
+}
+
+/** Labels of a classifier whose file names none: the ImageNet names for 1000 outputs (when graft has them), else `class i`. */
+function defaultLabels(n: number): string[] {
+  return n === 1000 ? imagenetLabelsOrIndices() : Array.from({ length: n }, (_, i) => `class ${i}`);
+}
+
 function guessPreprocess(shape: (number | string | null)[] | undefined): Preprocess {
   if (shape && shape.length === 4 && shape[3] === 3) {
     const size = typeof shape[1] === 'number' ? shape[1] : 224;
@@ -264,13 +279,17 @@ function guessTaps(model: Model, known: Record<string, string>): Record<string, 
   const pool = [...order].reverse().find((n) => POOLS.has(n.opType));
   const out: Record<string, string> = {};
   if (pool) {
-    out.lastConv = known.lastConv ?? pool.inputs[0];
-    out.features = known.features ?? pool.outputs[0];
+    // On a quantised graph both land on float tensors (a DequantizeLinear of the pool's input / output).
+    out.lastConv = known.lastConv ?? floatView(model.graph, pool.inputs[0]);
+    out.features = known.features ?? floatView(model.graph, pool.outputs[0]);
   }
   return out;
 }
 
-/** The tensor name for a tap given as a friendly name, layer name or tensor name. */
+/**
+ * The tensor name for a tap given as a friendly name, layer name or tensor name. A tap on a quantised (integer)
+ * tensor reads it through a DequantizeLinear (added to the model's graph once): features are always float.
+ */
 export function tapTensor(m: GraftModel, tap: string): string {
-  return m.taps[tap] ?? resolveTensor(m.model.graph, tap);
+  return floatView(m.model.graph, m.taps[tap] ?? resolveTensor(m.model.graph, tap));
 }
