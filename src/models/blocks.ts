@@ -5,9 +5,9 @@
  * - Keras MobileNetV2 (also inside Teachable Machine's nested Sequential): `expanded_conv_*` is `block_0`,
  *   `block_N_*` is `block_N`, `Conv1`/`bn_Conv1` the stem, `Conv_1`/`Conv_1_bn` the last 1×1 conv (`Conv_1`);
  * - Keras MobileNet v1: `conv_dw_N` + `conv_pw_N` (and their BN) is `block_N`, `conv1` the stem, `conv_preds` the classifier;
- * - Keras ResNet: `convS_blockB_*` is `convS_blockB`; Keras VGG: `blockK_conv*` is `blockK`;
+ * - Keras ResNet: `convS_blockB_*` is the stage `convS`; Keras VGG: `blockK_conv*` is `blockK`;
  *   Keras EfficientNet: `block2a_*` is `block2a`, `stem_*` the stem, `top_*` the top conv;
- * - torchvision (graft's builders): ResNet residual blocks `layerS.B`; EfficientNet MBConv blocks `features.S.B`;
+ * - torchvision (graft's builders): ResNet stages `layerS`; EfficientNet MBConv blocks `features.S.B`;
  *   MobileNetV2 inverted residuals and conv-BN units `features.i`; VGG conv stages between max-pools `stageK`
  *   (torchvision numbers VGG's single layers `features.i`); `classifier`/`fc`/`logits` the classifier;
  * - anything else: a convolution (or dense layer) with the BatchNormalization / bias ops after it, named after it.
@@ -37,14 +37,14 @@ const RULES: Rule[] = [
   match(/^conv_preds$/, () => 'classifier'),
   // Keras ResNet / VGG / EfficientNet
   match(/^conv1_(?:conv|bn)$/, () => STEM),
-  match(/^(conv\d+_block\d+)_/, (m) => m[1]),
+  match(/^(conv\d+)_block\d+_/, (m) => m[1]),
   match(/^(block\d+)_conv/, (m) => m[1]),
   match(/^(block\d+[a-z])_/, (m) => m[1]),
   match(/^stem_/, () => STEM),
   match(/^top_(?:conv|bn)$/, () => 'top'),
   // torchvision
   match(/^(?:conv1|bn1)$/, () => STEM),
-  match(/^(layer\d+\.\d+)(?:\.|$)/, (m) => m[1]),
+  match(/^(layer\d+)(?:\.|$)/, (m) => m[1]),
   match(/^(features\.\d+\.\d+)\.block\./, (m) => m[1]),
   match(/^(features\.\d+)\./, (m) => m[1]),
   match(/^(classifier|fc|logits)(?:\.|$)/, () => 'classifier'),

@@ -46,6 +46,8 @@ export interface GraftModel {
 export interface LoadOptions {
   randomWeights?: boolean;
   seed?: number;
+  /** With randomWeights: the square input side to build the architecture at (default its own, 224 for most). */
+  inputSize?: number;
   progress?: ProgressSink;
   log?: (line: string) => void;
 }
@@ -53,7 +55,7 @@ export interface LoadOptions {
 /** Loads a model by registry name, ONNX path, TF.js folder / model.json, or architecture name (with randomWeights). */
 export async function loadModel(spec: string = DEFAULT_MODEL, opts: LoadOptions = {}): Promise<GraftModel> {
   const entry = findEntry(spec);
-  if (opts.randomWeights) return randomModel(spec, entry, opts.seed ?? 0);
+  if (opts.randomWeights) return randomModel(spec, entry, opts.seed ?? 0, opts.inputSize);
   if (entry) return loadEntry(entry, opts);
   if (fs.existsSync(spec)) return loadPath(spec);
   if (Object.hasOwn(ARCHITECTURES, spec)) {
@@ -65,12 +67,13 @@ export async function loadModel(spec: string = DEFAULT_MODEL, opts: LoadOptions 
   );
 }
 
-function randomModel(spec: string, entry: RegistryEntry | undefined, seed: number): GraftModel {
+function randomModel(spec: string, entry: RegistryEntry | undefined, seed: number, inputSize?: number): GraftModel {
   const arch = entry?.buildable ?? spec;
   if (!Object.hasOwn(ARCHITECTURES, arch)) {
     throw new GraftError('BAD_ARGUMENT', `--random-weights: "${spec}" has no buildable architecture; buildable: ${Object.keys(ARCHITECTURES).join(', ')}`);
   }
-  const built = buildArchitecture(arch, { seed });
+  const built = buildArchitecture(arch, { seed, inputSize });
+  const size = built.inputShape[2];
   const taps: Record<string, string> = { ...built.taps, features: built.featureTap, lastConv: built.lastConvTap };
   return {
     id: spec,
@@ -79,10 +82,10 @@ function randomModel(spec: string, entry: RegistryEntry | undefined, seed: numbe
     inputName: built.inputName,
     outputName: built.outputName,
     output: 'logits',
-    preprocess: PREPROCESS_TORCH,
+    preprocess: size === PREPROCESS_TORCH.size[0] ? PREPROCESS_TORCH : { ...PREPROCESS_TORCH, size: [size, size], resizeTo: undefined },
     labels: arch === 'scratch_cnn' ? Array.from({ length: 1000 }, (_, i) => `class ${i}`) : imagenetLabelsOrIndices(),
     taps,
-    hash: sha256(`random:${arch}:${seed}`),
+    hash: sha256(`random:${arch}:${seed}${inputSize ? `:${size}` : ''}`),
     entry,
   };
 }
