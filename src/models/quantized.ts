@@ -86,6 +86,8 @@ function quantParams(g: Graph, tensor: string): [string, string] | undefined {
  * when the graph has it, or one added to `g` (named `<tensor>_graft_float`; adding twice reuses it).
  */
 export function floatView(g: Graph, tensor: string): string {
+  // A float graph has only float activations: skip the shape inference (taps are resolved often, e.g. per layer listed).
+  if (!isQuantised(g)) return tensor;
   const dtype = g.initializers.get(tensor)?.dtype ?? inferShapes(g).get(tensor)?.dtype;
   if (!dtype || !INTEGER_TYPES.has(dtype)) return tensor;
   const existing = g.nodes.find((n) => n.opType === 'DequantizeLinear' && n.inputs[0] === tensor);
