@@ -20,6 +20,8 @@ import { DEFAULT_MODEL, REGISTRY, findEntry, type RegistryEntry } from './regist
 import { loadTfjsAsOnnx } from './tfjs/cache.js';
 import { ARCHITECTURES, buildArchitecture } from './builders/index.js';
 import { imagenetLabels } from './labels.js';
+import { floatView } from './quantized.js';
+import { symbolicBatch } from './batch.js';
 
 export interface GraftModel {
   /** Registry name, or the path the model came from. */
@@ -45,6 +47,8 @@ export interface GraftModel {
 export interface LoadOptions {
   randomWeights?: boolean;
   seed?: number;
+  /** With randomWeights: the square input side to build the architecture at (default its own, 224 for most). */
+  inputSize?: number;
   progress?: ProgressSink;
   log?: (line: string) => void;
 }
@@ -52,7 +56,7 @@ export interface LoadOptions {
 /** Loads a model by registry name, ONNX path, TF.js folder / model.json, or architecture name (with randomWeights). */
 export async function loadModel(spec: string = DEFAULT_MODEL, opts: LoadOptions = {}): Promise<GraftModel> {
   const entry = findEntry(spec);
-  if (opts.randomWeights) return randomModel(spec, entry, opts.seed ?? 0);
+  if (opts.randomWeights) return randomModel(spec, entry, opts.seed ?? 0, opts.inputSize);
   if (entry) return loadEntry(entry, opts);
   if (fs.existsSync(spec)) return loadPath(spec);
   if (Object.hasOwn(ARCHITECTURES, spec)) {
@@ -64,12 +68,13 @@ export async function loadModel(spec: string = DEFAULT_MODEL, opts: LoadOptions 
   );
 }
 
-function randomModel(spec: string, entry: RegistryEntry | undefined, seed: number): GraftModel {
+function randomModel(spec: string, entry: RegistryEntry | undefined, seed: number, inputSize?: number): GraftModel {
   const arch = entry?.buildable ?? spec;
   if (!Object.hasOwn(ARCHITECTURES, arch)) {
     throw new GraftError('BAD_ARGUMENT', `--random-weights: "${spec}" has no buildable architecture; buildable: ${Object.keys(ARCHITECTURES).join(', ')}`);
   }
-  const built = buildArchitecture(arch, { seed });
+  const built = buildArchitecture(arch, { seed, inputSize });
+  const size = built.inputShape[2];
   const taps: Record<string, string> = { ...built.taps, features: built.featureTap, lastConv: built.lastConvTap };
   return {
     id: spec,
@@ -78,10 +83,10 @@ function randomModel(spec: string, entry: RegistryEntry | undefined, seed: numbe
     inputName: built.inputName,
     outputName: built.outputName,
     output: 'logits',
-    preprocess: PREPROCESS_TORCH,
+    preprocess: size === PREPROCESS_TORCH.size[0] ? PREPROCESS_TORCH : { ...PREPROCESS_TORCH, size: [size, size], resizeTo: undefined },
     labels: arch === 'scratch_cnn' ? Array.from({ length: 1000 }, (_, i) => `class ${i}`) : imagenetLabelsOrIndices(),
     taps,
-    hash: sha256(`random:${arch}:${seed}`),
+    hash: sha256(`random:${arch}:${seed}${inputSize ? `:${size}` : ''}`),
     entry,
   };
 }
@@ -156,8 +161,7 @@ async function loadTfjs(modelJson: string, entry?: RegistryEntry): Promise<Graft
   const dir = path.dirname(modelJson);
   const metaFile = path.join(dir, 'metadata.json');
   const meta: TfjsMetadata = fs.existsSync(metaFile) ? (JSON.parse(fs.readFileSync(metaFile, 'utf8')) as TfjsMetadata) : {};
-  const outDims = inferShapes(converted.model.graph).get(converted.outputName)?.shape;
-  const nOut = typeof outDims?.at(-1) === 'number' ? (outDims.at(-1) as number) : 1000;
+  const nOut = classCount(converted.model, converted.outputName);
   let labels: string[];
   let outputName = converted.outputName;
   if (entry?.labelMapFile) {
@@ -166,10 +170,8 @@ async function loadTfjs(modelJson: string, entry?: RegistryEntry): Promise<Graft
     labels = imagenetLabels();
   } else if (meta.labels && meta.labels.length === nOut) {
     labels = meta.labels;
-  } else if (nOut === 1000) {
-    labels = imagenetLabelsOrIndices();
   } else {
-    labels = Array.from({ length: nOut }, (_, i) => `class ${i}`);
+    labels = defaultLabels(nOut);
   }
   const taps: Record<string, string> = {};
   for (const l of converted.layers) taps[l.name] = l.tensor;
@@ -194,6 +196,7 @@ async function loadTfjs(modelJson: string, entry?: RegistryEntry): Promise<Graft
 async function loadOnnx(file: string, entry?: RegistryEntry): Promise<GraftModel> {
   const model = readModel(file);
   const g = model.graph;
+  symbolicBatch(model);
   if (!g.inputs.length || !g.outputs.length) throw new GraftError('MODEL_FORMAT', `${file}: the graph has no inputs or no outputs`);
   const input = g.inputs[0];
   const meta = model.metadata;
@@ -201,11 +204,7 @@ async function loadOnnx(file: string, entry?: RegistryEntry): Promise<GraftModel
     ? (JSON.parse(meta['graft.preprocess']) as Preprocess)
     : entry?.preprocess ?? guessPreprocess(input.shape);
   const outputName = meta['graft.output_name'] ?? g.outputs[0].name;
-  const outShape = g.outputs.find((o) => o.name === outputName)?.shape;
-  const nOut = typeof outShape?.at(-1) === 'number' ? (outShape.at(-1) as number) : 1000;
-  const labels = meta['graft.labels']
-    ? (JSON.parse(meta['graft.labels']) as string[])
-    : nOut === 1000 ? imagenetLabelsOrIndices() : Array.from({ length: nOut }, (_, i) => `class ${i}`);
+  const labels = meta['graft.labels'] ? (JSON.parse(meta['graft.labels']) as string[]) : defaultLabels(classCount(model, outputName));
   const output = (meta['graft.output'] as GraftModel['output'] | undefined) ?? entry?.output ?? (endsInSoftmax(model, outputName) ? 'probabilities' : 'logits');
   const taps: Record<string, string> = { ...guessTaps(model, {}), ...(meta['graft.taps'] ? (JSON.parse(meta['graft.taps']) as Record<string, string>) : {}) };
   return {
@@ -241,6 +240,25 @@ function permuteOutputs(model: Model, output: string, map: number[]): string {
   return standard;
 }
 
+/**
+ * How many classes a classifier output holds: the product of its non-batch dims ([N, 1000] and [N, 1000, 1, 1]
+ * both hold 1000), from the declared output shape or, when that is missing or symbolic, from shape inference.
+ * Unknown: 1000, the common case of an ImageNet classifier.
+ */
+export function classCount(model: Model, output: string): number {
+  const declared = model.graph.outputs.find((o) => o.name === output)?.shape;
+  const known = (dims: Model['graph']['outputs'][number]['shape']): number | undefined => {
+    const rest = dims?.slice(1);
+    return rest?.length && rest.every((d) => typeof d === 'number') ? (rest as number[]).reduce((a, d) => a * d, 1) : undefined;
+  };
+  return known(declared) ?? known(inferShapes(model.graph).get(output)?.shape) ?? 1000;
+}
+
+/** Labels of a classifier whose file names none: the ImageNet names for 1000 outputs (when graft has them), else `class i`. */
+function defaultLabels(n: number): string[] {
+  return n === 1000 ? imagenetLabelsOrIndices() : Array.from({ length: n }, (_, i) => `class ${i}`);
+}
+
 function guessPreprocess(shape: (number | string | null)[] | undefined): Preprocess {
   if (shape && shape.length === 4 && shape[3] === 3) {
     const size = typeof shape[1] === 'number' ? shape[1] : 224;
@@ -265,13 +283,17 @@ function guessTaps(model: Model, known: Record<string, string>): Record<string, 
   const pool = [...order].reverse().find((n) => POOLS.has(n.opType));
   const out: Record<string, string> = {};
   if (pool) {
-    out.lastConv = known.lastConv ?? pool.inputs[0];
-    out.features = known.features ?? pool.outputs[0];
+    // On a quantised graph both land on float tensors (a DequantizeLinear of the pool's input / output).
+    out.lastConv = known.lastConv ?? floatView(model.graph, pool.inputs[0]);
+    out.features = known.features ?? floatView(model.graph, pool.outputs[0]);
   }
   return out;
 }
 
-/** The tensor name for a tap given as a friendly name, layer name or tensor name. */
+/**
+ * The tensor name for a tap given as a friendly name, layer name or tensor name. A tap on a quantised (integer)
+ * tensor reads it through a DequantizeLinear (added to the model's graph once): features are always float.
+ */
 export function tapTensor(m: GraftModel, tap: string): string {
-  return m.taps[tap] ?? resolveTensor(m.model.graph, tap);
+  return floatView(m.model.graph, m.taps[tap] ?? resolveTensor(m.model.graph, tap));
 }

@@ -36,7 +36,9 @@ export function broadcastShapes(shapes: Dim[][]): Dim[] {
   for (let i = 0; i < rank; i++) {
     let d: Dim = 1;
     for (const s of shapes) {
-      const v = s[s.length - rank + i] ?? 1;
+      // Missing leading dims broadcast as 1; an unknown dim (null) stays unknown, never 1 — else a symbolic batch turns into 1.
+      const k = s.length - rank + i;
+      const v = k < 0 ? 1 : s[k];
       if (v === 1) continue;
       if (d === 1 || d === null) d = v;
       else if (typeof d === 'number' && typeof v === 'number' && d !== v) throw new Error(`cannot broadcast ${JSON.stringify(shapes)}`);
@@ -328,7 +330,9 @@ function inferNode(node: Node, ins: (TensorInfo | undefined)[]): TensorInfo[] {
       const out = [...xs];
       axes.forEach((a, i) => {
         const d = out[a];
-        out[a] = typeof d === 'number' ? d + pads[i] + pads[i + axes.length] : null;
+        const grow = pads[i] + pads[i + axes.length];
+        // An unpadded axis keeps its symbolic name (the batch axis "N" must survive the padding of H and W).
+        out[a] = typeof d === 'number' ? d + grow : grow === 0 ? d : null;
       });
       return [f(out)];
     }

@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option('--fine-tune', 'after the head, unfreeze the top of the backbone and train end to end (fastai fine_tune)')
     .option('--unfreeze <layer>', 'fine-tune: train backbone layers from this layer onwards')
-    .option('--unfreeze-blocks <n>', 'fine-tune: train the last N backbone blocks (MobileNet v1: conv_dw_k+conv_pw_k; builders: torchvision stages)', '1')
+    .option('--unfreeze-blocks <n>', 'fine-tune: train the last N backbone blocks (MobileNetV2/EfficientNet: inverted-residual blocks; ResNet/VGG: stages; MobileNet v1: conv_dw_k+conv_pw_k; else a conv with its BN)', '1')
     .option('--backbone-lr-mult <x>', 'fine-tune: backbone learning rate = lr × this', '0.1')
     .option('--epochs-head <n>', 'fine-tune: epochs of the head on frozen features', String(TRAIN_DEFAULTS.epochs))
     .option('--no-augment', 'fine-tune / from scratch: no random augmentation of training images')

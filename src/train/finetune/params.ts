@@ -2,17 +2,14 @@
  * Which initializers of a network are trainable, and how "unfreeze from layer X" / "unfreeze the last N blocks"
  * pick them.
  *
- * A block is the unit a user thinks in:
- * - TF.js MobileNet v1: the depthwise/pointwise pair `conv_dw_k` + `conv_pw_k` (with their BN) is block `block_k`;
- * - architecture builders (torchvision names): the module under `layerN` (ResNet stages) or `features.i`
- *   (MobileNetV2 inverted residuals, EfficientNet stages, VGG layers, scratch-CNN conv blocks), or `classifier`;
- * - anything else: one block per layer.
- * Layers before the first recognised block (conv1/bn1, conv1_bn …) form the block `stem`.
+ * A block is the unit a user thinks in (an inverted residual, a ResNet block, a VGG stage …): see models/blocks.ts.
  */
 import { producers, topoSort } from '../../onnx/order.js';
 import type { Graph, Node } from '../../onnx/types.js';
 import { tensorSize } from '../../onnx/types.js';
 import { GraftError } from '../../util/errors.js';
+import { assignBlocks, namedBlock } from '../../models/blocks.js';
+import { assertDifferentiable } from '../../models/quantized.js';
 
 /** Inputs of each op that hold parameters (BatchNormalization: γ and β only — its running statistics are state, not parameters). */
 const PARAMETER_INPUTS: Record<string, number[]> = {
@@ -40,8 +37,7 @@ export interface ParameterLayer {
 /** Layers owning float32 initializers that are parameters, in topological order, each with its block. */
 export function parameterLayers(g: Graph): ParameterLayer[] {
   const seen = new Set<string>();
-  const out: ParameterLayer[] = [];
-  let inBlocks = false;
+  const out: Omit<ParameterLayer, 'block'>[] = [];
   topoSort(g).forEach((node, position) => {
     const slots = PARAMETER_INPUTS[node.opType];
     if (!slots || (node.domain ?? '') !== '') return;
@@ -54,19 +50,15 @@ export function parameterLayers(g: Graph): ParameterLayer[] {
       });
     if (!params.length) return;
     params.forEach((p) => seen.add(p));
-    const named = blockName(node.name);
-    inBlocks ||= named !== undefined;
-    out.push({ node, position, params, block: named ?? (inBlocks ? node.name : 'stem') });
+    out.push({ node, position, params });
   });
-  return out;
+  const blocks = assignBlocks(g, out.map((l) => l.node));
+  return out.map((l, i) => ({ ...l, block: blocks[i] }));
 }
 
 /** The block a layer belongs to, when its name follows a known architecture's naming. */
 export function blockName(layer: string): string | undefined {
-  const mobilenet = /^conv_(?:dw|pw)_(\d+)(?:_|$)/.exec(layer);
-  if (mobilenet) return `block_${mobilenet[1]}`;
-  const torch = /^(layer\d+|features\.\d+|classifier)(?:\.|$)/.exec(layer);
-  return torch?.[1];
+  return namedBlock(layer);
 }
 
 /** Which backbone layers to train: from a layer onwards, the last N blocks, or everything. */
@@ -86,6 +78,7 @@ export interface Selection {
  * after it in topological order is trained. `exclude` filters out parameters of other groups (the head).
  */
 export function selectUnfrozen(g: Graph, unfreeze: Unfreeze, exclude: (param: string) => boolean = () => false): Selection {
+  if (!('blocks' in unfreeze && unfreeze.blocks === 0)) assertDifferentiable(g, `the backbone ${g.name}`);
   const layers = parameterLayers(g)
     .map((l) => ({ ...l, params: l.params.filter((p) => !exclude(p)) }))
     .filter((l) => l.params.length);

@@ -13,6 +13,7 @@ import { trainClassifier, type SplitReport, type TrainOptions } from '../frozen-
 import type { Pooling } from '../extract.js';
 import { fineTune, headFromClassifier, resumeTraining, trainFromScratch, type EndToEndOptions, type EndToEndResult } from './finetune.js';
 import type { Unfreeze } from './params.js';
+import { assertDifferentiable } from '../../models/quantized.js';
 
 export interface PipelineOptions extends Omit<EndToEndOptions, 'dataset' | 'checkpointDir' | 'resume' | 'extra'> {
   out: string;
@@ -58,6 +59,8 @@ export async function trainEndToEnd(dataset: string | undefined, opts: PipelineO
     const { head: _head, resume: _resume, ...rest } = opts;
     result = await trainFromScratch({ ...rest, dataset: dataset!, architecture: opts.architecture, checkpointDir: checkpoint });
   } else {
+    // Refuse a quantised backbone before spending minutes on its frozen head.
+    if (opts.model && !(opts.unfreeze && 'blocks' in opts.unfreeze && opts.unfreeze.blocks === 0)) assertDifferentiable(opts.model.model.graph, opts.model.id);
     const headStarted = Date.now();
     const frozenOut = path.join(opts.out, 'frozen');
     const frozen = await trainClassifier(dataset!, {
