@@ -161,5 +161,9 @@ export async function extractFeatures(
       x.set(all.subarray(at, at + dim), r * dim);
     });
   }
-  return { x, dim, rows, failures, extracted: todo.length, fromCache: files.length - todo.length - failures.length, seconds: (Date.now() - started) / 1000 };
+  // Counted from the rows that came out: a file that failed during this extraction is neither extracted nor cached
+  // (counting it in both `todo` and `failures` once made "from cache" negative).
+  const extractedNow = new Set(todo);
+  const extracted = rows.filter((i) => extractedNow.has(i)).length;
+  return { x, dim, rows, failures, extracted, fromCache: rows.length - extracted, seconds: (Date.now() - started) / 1000 };
 }

@@ -3,7 +3,8 @@ import { progressOrSilent, type ProgressSink } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import type { Head } from './heads.js';
 import { balancedClassWeights, checkLabels, softmaxCrossEntropy, type CrossEntropyOptions } from './loss.js';
-import { argmaxRows } from './metrics.js';
+import { argmaxRows } from '../report/metrics.js';
+import type { EpochRow } from '../report/schema.js';
 import { clipGradNorm, createOptimizer, type OptimizerKind } from './optim.js';
 import { constantSchedule, parseSchedule, type LrSchedule } from './schedule.js';
 
@@ -15,18 +16,8 @@ export interface Dataset {
   dim: number;
 }
 
-export interface EpochRow {
-  /** 1-based. */
-  epoch: number;
-  /** Mean training loss over the epoch's mini-batches (training mode, i.e. with dropout), weighted by batch size. */
-  trainLoss: number;
-  trainAcc: number;
-  valLoss?: number;
-  valAcc?: number;
-  /** Learning rate of the epoch's last step. */
-  lr: number;
-  seconds: number;
-}
+// One row of the training history is part of the report schema (report/), which plots and report.html read.
+export type { EpochRow };
 
 export interface FitOptions {
   head: Head;

@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { EpochRow } from '../../src/train/fit.js';
-import { plotConfusion, plotCurves } from '../../src/viz/plots.js';
+import type { EpochRow } from '../../src/report/schema.js';
+import { plotConfusion, plotCurves } from '../../src/report/plots.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-plots-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -38,7 +38,7 @@ test('trains, reports skipped files, exports one ONNX file; a second run extract
   const before = fs.readdirSync(path.join(data, 'cats')).length;
   const r1 = await trainClassifier(data, { out, epochs: 10, seed: 13 });
   assert.deepEqual(r1.classes, ['cats', 'dogs']);
-  assert.ok(r1.val.n > 0 && r1.val.accuracy >= 0.8, `val accuracy ${r1.val.accuracy}`);
+  assert.ok(r1.val!.n > 0 && r1.val!.accuracy >= 0.8, `val accuracy ${r1.val!.accuracy}`);
   const skipped = r1.skipped.map((s) => path.basename(s.path)).sort();
   assert.deepEqual(skipped, ['empty.jpg', 'truncated.jpg']);
   assert.ok(r1.skipped.every((s) => s.reason.length > 0));
@@ -47,7 +47,7 @@ test('trains, reports skipped files, exports one ONNX file; a second run extract
   const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
   for (const k of ['classes', 'val', 'history', 'skipped', 'timing']) assert.ok(k in report, k);
   assert.ok('accuracy' in report.val && 'top3' in report.val && 'loss' in report.val);
-  assert.ok(r1.timing.extractedImages > 0);
+  assert.ok(r1.timing.extractedImages! > 0);
 
   const r2 = await trainClassifier(data, { epochs: 10, seed: 13 });
   assert.equal(r2.timing.extractedImages, 0, 'second run must use the feature cache');
