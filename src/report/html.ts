@@ -49,6 +49,7 @@ function keyValues(obj: Record<string, unknown>): string {
   const cell = (v: unknown): string => {
     if (v === undefined || v === null) return '–';
     if (Array.isArray(v) && v.every((x) => typeof x !== 'object')) return esc(v.join(', ') || '–');
+    if (Array.isArray(v)) return v.map((x) => cell(x)).join('');
     if (typeof v === 'object') return keyValues(v as Record<string, unknown>);
     return esc(v);
   };
@@ -86,7 +87,7 @@ h2 { font-size: 18px; margin: 28px 0 10px; padding-bottom: 4px; border-bottom: 1
 h3 { font-size: 14px; margin: 0 0 6px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); } h3 small { text-transform:none; letter-spacing:0; }
 section { background: white; border: 1px solid var(--line); border-radius: 8px; padding: 4px 18px 16px; margin: 16px 0; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 12px 0; }
-.card { background: white; border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; min-width: 200px; flex: 1; }
+.card { background: white; border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; min-width: 200px; max-width: 320px; flex: 1; }
 .big { font-size: 32px; font-weight: 600; color: var(--accent); line-height: 1.1; } .label { color: var(--muted); font-size: 13px; }
 dl { display: grid; grid-template-columns: auto 1fr; gap: 2px 12px; margin: 8px 0 0; } dt { color: var(--muted); } dd { margin: 0; font-variant-numeric: tabular-nums; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
@@ -103,6 +104,8 @@ figcaption { font-size: 12px; margin-top: 6px; } .path { color: var(--muted); wo
 .missing { width:160px; height:160px; display:flex; align-items:center; justify-content:center; color:var(--muted); background:#f0f2f5; }
 pre { background: #0d1117; color: #e6edf3; padding: 12px 14px; border-radius: 6px; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
 ul.skipped { font-size: 13px; } ul.skipped code { color: var(--muted); }
+.pair { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 0 16px; } .pair > section { margin: 8px 0; min-width: 0; }
+table.kv td { word-break: break-all; }
 .hint { color: var(--muted); font-size: 13px; margin-top: 0; }
 footer { color: var(--muted); font-size: 12px; margin-top: 24px; }
 `;
@@ -119,27 +122,33 @@ export function renderReportHtml(report: RunReport, assets: HtmlAssets = {}): st
   parts.push(`<header><h1>${esc(title)} <small>${esc(ds.root)}</small></h1>
     <p class="hint">${report.classes.length} classes · schema ${report.schemaVersion}${report.interrupted ? ' · <b>interrupted</b>' : ''}</p></header>`);
   parts.push(`<section id="metrics"><h2>Results</h2>${metricCards(report)}${report.mode !== 'eval' ? '<p class="hint">Selection (best epoch, head) looks only at validation; test is never used to choose.</p>' : ''}</section>`);
-  parts.push(`<section id="dataset"><h2>Dataset</h2>${keyValues({ root: ds.root, layout: ds.layout, images: ds.counts, classes: report.classes.join(', ') })}
-    ${ds.notes.length ? `<ul>${ds.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}</section>`);
-  parts.push(`<section id="selected"><h2>What was selected and used</h2>${keyValues(report.selected as unknown as Record<string, unknown>)}</section>`);
   if (assets.curvesSvg || assets.confusionSvg) {
     parts.push(`<section id="charts" class="charts"><h2>Curves and confusion matrix</h2>
       ${assets.curvesSvg ? `<img id="curves" alt="training curves: loss and accuracy per epoch" src="${svgUri(assets.curvesSvg)}">` : ''}
-      ${assets.confusionSvg ? `<h3>${esc(shown?.name ?? '')} split</h3><img id="confusion" alt="confusion matrix" src="${svgUri(assets.confusionSvg)}">` : ''}</section>`);
+      ${assets.confusionSvg ? `<img id="confusion" alt="confusion matrix" src="${svgUri(assets.confusionSvg)}">` : ''}</section>`);
   }
+  parts.push('<div class="pair">');
+  parts.push(`<section id="dataset"><h2>Dataset</h2>${keyValues({ root: ds.root, layout: ds.layout, images: ds.counts, classes: report.classes.join(', ') })}
+    ${ds.notes.length ? `<ul>${ds.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}</section>`);
+  parts.push(`<section id="selected"><h2>What was selected and used</h2>${keyValues(report.selected as unknown as Record<string, unknown>)}</section>`);
+  parts.push('</div>');
   if (shown) {
+    parts.push('<div class="pair">');
     parts.push(`<section id="per-class"><h2>Per class (${esc(shown.name)})</h2>${perClassTable(shown.metrics, report.classes)}</section>`);
     parts.push(`<section id="most-confused"><h2>Most confused (${esc(shown.name)})</h2>${confused.length
       ? `<table class="grid"><thead><tr><th>actual</th><th>predicted</th><th>images</th></tr></thead><tbody>${confused.map(([a, p, n]) => `<tr><td>${esc(a)}</td><td>${esc(p)}</td><td>${n}</td></tr>`).join('')}</tbody></table>`
       : '<p>No image was confused.</p>'}</section>`);
+    parts.push('</div>');
     parts.push(topLossesSection(shown.metrics, assets.thumbnails ?? []));
   }
   parts.push(`<section id="skipped"><h2>Skipped files (${skipped.length})</h2>${skipped.length
     ? `<ul class="skipped">${skipped.slice(0, SKIPPED_SHOWN).map((s) => `<li><code>${esc(s.path)}</code>: ${esc(s.reason)}</li>`).join('')}</ul>${skipped.length > SKIPPED_SHOWN ? `<p class="hint">… and ${skipped.length - SKIPPED_SHOWN} more in report.json</p>` : ''}`
     : '<p>None: every image was read.</p>'}</section>`);
+  parts.push('<div class="pair">');
   parts.push(`<section id="timing"><h2>Timing</h2>${keyValues(Object.fromEntries(Object.entries(report.timing).map(([k, v]) => [k, typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(2) : v])))}</section>`);
   parts.push(`<section id="command"><h2>Reproduce</h2>${report.command ? `<pre>${esc(shellQuote(report.command))}</pre>` : '<p>This run came from the library; no command line was given.</p>'}
     ${keyValues(report.files as Record<string, unknown>)}</section>`);
+  parts.push('</div>');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
