@@ -85,10 +85,10 @@ test('graft predict and graft eval need nothing but the exported file', () => {
   const preds = JSON.parse(p.stdout);
   assert.equal(preds[0].predictions.length, 2);
   assert.ok(Math.abs(preds[0].predictions[0].probability + preds[0].predictions[1].probability - 1) < 1e-5);
-  const e = graft(['eval', file, data, '--json'], { GRAFT_MODELS: path.join(work, 'nothing-here'), GRAFT_CACHE: path.join(work, 'empty-cache') });
+  const e = graft(['eval', file, data, '--json', '-o', path.join(work, 'eval')], { GRAFT_MODELS: path.join(work, 'nothing-here'), GRAFT_CACHE: path.join(work, 'empty-cache') });
   assert.equal(e.code, 0, e.stderr);
   const ev = JSON.parse(e.stdout);
-  assert.ok(ev.n > 0 && ev.accuracy >= 0.8, JSON.stringify(ev.accuracy));
+  assert.ok(ev.val.n > 0 && ev.val.accuracy >= 0.8, JSON.stringify(ev.val.accuracy));
   assert.equal(ev.skipped.length >= 1, true);
 });
 
