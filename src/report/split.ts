@@ -22,22 +22,29 @@ export interface SplitScores {
   paths?: string[];
 }
 
-/** Probabilities of every row: softmax of logits (max-shifted, so large logits cannot overflow), or the scores as given. */
-function probabilities(scores: ArrayLike<number>, k: number, kind: SplitScores['kind']): Float64Array {
+/**
+ * Probabilities and per-row cross-entropy. From logits the loss is log-sum-exp − logit (max-shifted: exact even
+ * where the probability underflows to 0); from probabilities it is −log p, floored so that p = 0 gives a large
+ * finite loss rather than Infinity (JSON has no Infinity).
+ */
+function probabilitiesAndLosses(scores: ArrayLike<number>, labels: ArrayLike<number>, k: number, kind: SplitScores['kind']): { p: Float64Array; losses: number[] } {
   const p = Float64Array.from(scores);
-  if (kind === 'probabilities') return p;
-  for (let r = 0; r < p.length / k; r++) {
+  const losses: number[] = [];
+  for (let r = 0; r < labels.length; r++) {
+    if (kind === 'probabilities') {
+      losses.push(-Math.log(Math.max(p[r * k + labels[r]], 1e-30)));
+      continue;
+    }
     let max = -Infinity;
     for (let c = 0; c < k; c++) max = Math.max(max, p[r * k + c]);
+    const logit = p[r * k + labels[r]];
     let sum = 0;
     for (let c = 0; c < k; c++) sum += p[r * k + c] = Math.exp(p[r * k + c] - max);
     for (let c = 0; c < k; c++) p[r * k + c] /= sum;
+    losses.push(Math.log(sum) + max - logit);
   }
-  return p;
+  return { p, losses };
 }
-
-/** −log p, floored so that a probability of exactly 0 (float underflow) gives a large finite loss, not Infinity (JSON-safe). */
-const nll = (p: number): number => -Math.log(Math.max(p, 1e-30));
 
 /** Builds a split's metrics; see the module comment. */
 export function splitMetrics(s: SplitScores): SplitMetrics {
@@ -46,12 +53,11 @@ export function splitMetrics(s: SplitScores): SplitMetrics {
   if (s.scores.length !== n * k) throw new GraftError('SHAPE', `splitMetrics: ${s.scores.length} scores for ${n} rows × ${k} classes`);
   if (s.paths && s.paths.length !== n) throw new GraftError('SHAPE', `splitMetrics: ${s.paths.length} paths for ${n} rows`);
   checkLabels(s.labels, n, k);
-  const p = probabilities(s.scores, k, s.kind);
+  const { p, losses } = probabilitiesAndLosses(s.scores, s.labels, k, s.kind);
   // Ranks come from the scores as given: softmax is monotonic, but exp can underflow to ties that logits do not have.
   const pred = argmaxRows(s.scores, k);
   const confusion = confusionMatrix(s.labels, pred, k);
   const perClass = classMetrics(confusion);
-  const losses = Array.from({ length: n }, (_, r) => nll(p[r * k + s.labels[r]]));
   return {
     n,
     accuracy: n ? perClass.accuracy : NaN,
