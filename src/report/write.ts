@@ -24,28 +24,37 @@ export async function writeRunReport(report: RunReport, out: string, opts: Write
   const plots = opts.plots !== false;
   const shown = shownSplit(report);
   const assets: HtmlAssets = {};
-  if (report.history.length) {
+  // The pieces are independent; sharp's encoders run on libuv's threads, so they overlap.
+  const curves = async () => {
+    if (!report.history.length) return;
     assets.curvesSvg = await vegaLiteSvg(curvesSpec(report.history));
-    if (plots) {
-      report.files.curves = path.join(out, 'curves.png');
-      await writeFileAtomic(report.files.curves, await svgToPng(assets.curvesSvg, 2, 'training curves'));
-    }
-  }
-  if (shown && shown.metrics.n > 0) {
+    if (!plots) return;
+    const file = path.join(out, 'curves.png');
+    await writeFileAtomic(file, await svgToPng(assets.curvesSvg, 2, 'training curves'));
+    return file;
+  };
+  const confusion = async () => {
+    if (!shown || shown.metrics.n === 0) return;
     assets.confusionSvg = await vegaLiteSvg(confusionSpec(shown.metrics.confusion, report.classes, { title: `Confusion matrix (${shown.name})` }));
-    if (plots) {
-      report.files.confusion = path.join(out, 'confusion.png');
-      await writeFileAtomic(report.files.confusion, await svgToPng(assets.confusionSvg, 2, 'confusion matrix'));
-    }
-    const losses = shown.metrics.topLosses;
-    if (losses.length) {
-      assets.thumbnails = await thumbnailDataUris(losses.map((t) => t.path));
-      if (plots) {
-        const file = path.join(out, 'top-losses.png');
-        if (await plotTopLosses(losses, file, { title: `Top losses (${shown.name}): actual → predicted, p(predicted), loss` })) report.files.topLosses = file;
-      }
-    }
-  }
+    if (!plots) return;
+    const file = path.join(out, 'confusion.png');
+    await writeFileAtomic(file, await svgToPng(assets.confusionSvg, 2, 'confusion matrix'));
+    return file;
+  };
+  const losses = shown?.metrics.topLosses ?? [];
+  const thumbnails = async () => {
+    if (losses.length) assets.thumbnails = await thumbnailDataUris(losses.map((t) => t.path));
+  };
+  const topLossGrid = async () => {
+    if (!plots || !losses.length) return;
+    const file = path.join(out, 'top-losses.png');
+    return (await plotTopLosses(losses, file, { title: `Top losses (${shown!.name}): actual → predicted, p(predicted), loss` })) ? file : undefined;
+  };
+  const [curvesFile, confusionFile, , topLossesFile] = await Promise.all([curves(), confusion(), thumbnails(), topLossGrid()]);
+  // Assigned in a fixed order, so report.json's key order does not depend on which file was finished first.
+  if (curvesFile) report.files.curves = curvesFile;
+  if (confusionFile) report.files.confusion = confusionFile;
+  if (topLossesFile) report.files.topLosses = topLossesFile;
   report.files.report = path.join(out, 'report.json');
   report.files.html = path.join(out, 'report.html');
   if (opts.startedAt !== undefined) report.timing.totalSeconds = (Date.now() - opts.startedAt) / 1000;
