@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GraftError, errorMessage } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import { collectImages, compareStrings, scanDir, sortStrings } from './image-files.js';
 
 export type Split = 'train' | 'validation' | 'test';
 export const SPLITS: readonly Split[] = ['train', 'validation', 'test'];
@@ -39,8 +40,6 @@ export interface OpenDatasetOptions {
 export const DEFAULT_VAL_FRACTION = 0.2;
 export const DEFAULT_SPLIT_SEED = 13;
 
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.gif', '.bmp', '.webp', '.tif', '.tiff']);
-const IGNORED_DIRS = new Set(['__MACOSX']);
 const MAX_WRAPPER_DEPTH = 3;
 
 const LAYOUTS_HELP = [
@@ -285,41 +284,6 @@ async function fileSize(file: string): Promise<number | string> {
   }
 }
 
-/** Visible sub-folders and image files of dir (names, sorted); hidden entries, __MACOSX and non-images are left out. */
-async function scanDir(dir: string): Promise<{ dirs: string[]; images: string[] }> {
-  const dirs: string[] = [];
-  const images: string[] = [];
-  let entries: fs.Dirent[];
-  try {
-    entries = await fs.promises.readdir(dir, { withFileTypes: true });
-  } catch (err) {
-    throw new GraftError('DATASET', `Cannot read folder ${dir}: ${errorMessage(err)}`, { cause: err });
-  }
-  for (const entry of entries) {
-    if (entry.name.startsWith('.')) continue;
-    const full = path.join(dir, entry.name);
-    let isDir = entry.isDirectory();
-    if (entry.isSymbolicLink()) isDir = await fs.promises.stat(full).then((s) => s.isDirectory(), () => false);
-    if (isDir) {
-      if (!IGNORED_DIRS.has(entry.name)) dirs.push(entry.name);
-    } else if (IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) {
-      images.push(full);
-    }
-  }
-  return { dirs: sortStrings(dirs), images: sortStrings(images) };
-}
-
-/** All image files below dir, recursively (symlinked folders followed once), sorted. */
-async function collectImages(dir: string, seen = new Set<string>()): Promise<string[]> {
-  const real = await fs.promises.realpath(dir);
-  if (seen.has(real)) return [];
-  seen.add(real);
-  const { dirs, images } = await scanDir(dir);
-  const nested = [];
-  for (const d of dirs) nested.push(...(await collectImages(path.join(dir, d), seen)));
-  return sortStrings([...images, ...nested]);
-}
-
 function checkFraction(fraction: number): void {
   if (!(fraction >= 0 && fraction < 1)) {
     throw new GraftError('BAD_ARGUMENT', `Validation fraction must be in [0, 1), got ${fraction}`);
@@ -412,14 +376,6 @@ export async function deleteCorrupt(paths: string[]): Promise<string[]> {
     deleted.push(file);
   }
   return deleted;
-}
-
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function sortStrings(items: string[]): string[] {
-  return items.sort(compareStrings);
 }
 
 function sortByPath<T extends { path: string }>(items: T[]): T[] {

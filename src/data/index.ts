@@ -7,3 +7,4 @@ export { extractArchive, archiveKind } from './archive.js';
 export type { ArchiveKind } from './archive.js';
 export { DATASET_SOURCES, fetchDataset } from './fetch.js';
 export type { DatasetSource, DatasetFile, FetchDatasetOptions } from './fetch.js';
+export { expandImagePaths, IMAGE_EXTENSIONS } from './image-files.js';

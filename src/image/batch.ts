@@ -16,6 +16,8 @@ export interface BatchOptions {
 
 export interface ImageFailure {
   path: string;
+  /** Index in `sources`: the same path may be given twice. */
+  index: number;
   reason: string;
 }
 
@@ -112,7 +114,7 @@ async function loadRows(
       data.set(r, rows.length * rowSize);
       rows.push(indices[i]);
     } else if (r instanceof GraftError) {
-      failures.push({ path: sources[indices[i]], reason: r.message });
+      failures.push({ path: sources[indices[i]], index: indices[i], reason: r.message });
     }
   });
   return { data, dims: batchDims(rows.length, pre), indices: rows, failures };

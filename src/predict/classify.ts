@@ -17,7 +17,7 @@ export async function classify(m: GraftModel, images: string[], opts: { top?: nu
     for await (const rows of runImages(m, session, outputs, images, {
       batchSize: opts.batchSize ?? Math.min(32, images.length),
       progress: opts.progress,
-      onFailure: (f) => { results[images.indexOf(f.path)].error = f.reason; },
+      onFailure: (f) => { results[f.index].error = f.reason; },
     })) {
       const { data } = rows.outputs[m.outputName];
       const n = rows.indices.length;

@@ -107,9 +107,10 @@ export async function extractFeatures(
   const ids = files.map(identity);
   const failures: ImageFailure[] = [];
   const todo: number[] = [];
+  let freshFailures = 0;
   ids.forEach((id, i) => {
-    if (!id) failures.push({ path: files[i], reason: 'file not found' } as ImageFailure);
-    else if (index.failed[id]) failures.push({ path: files[i], reason: index.failed[id] } as ImageFailure);
+    if (!id) failures.push({ path: files[i], index: i, reason: 'file not found' });
+    else if (index.failed[id]) failures.push({ path: files[i], index: i, reason: index.failed[id] });
     else if (index.rows[id] === undefined) todo.push(i);
   });
 
@@ -128,8 +129,10 @@ export async function extractFeatures(
         batchSize: opts.batchSize ?? 32,
         progress: opts.progress,
         onFailure: (f) => {
-          failures.push(f);
-          const id = ids[todo[todoFiles.indexOf(f.path)]];
+          // f.index counts within todoFiles; report it against `files`.
+          failures.push({ ...f, index: todo[f.index] });
+          freshFailures++;
+          const id = ids[todo[f.index]];
           if (id) index.failed[id] = f.reason;
         },
       })) {
@@ -161,9 +164,5 @@ export async function extractFeatures(
       x.set(all.subarray(at, at + dim), r * dim);
     });
   }
-  // Counted from the rows that came out: a file that failed during this extraction is neither extracted nor cached
-  // (counting it in both `todo` and `failures` once made "from cache" negative).
-  const extractedNow = new Set(todo);
-  const extracted = rows.filter((i) => extractedNow.has(i)).length;
-  return { x, dim, rows, failures, extracted, fromCache: rows.length - extracted, seconds: (Date.now() - started) / 1000 };
+  return { x, dim, rows, failures, extracted: todo.length - freshFailures, fromCache: rows.length - (todo.length - freshFailures), seconds: (Date.now() - started) / 1000 };
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { evaluateFile, predictFiles } from '../../predict/saved.js';
+import { expandImagePaths } from '../../data/image-files.js';
 import { intOption, printJson, reportClassifications } from '../common.js';
 import { terminalProgress } from '../progress.js';
 import { invocation } from '../invocation.js';
@@ -8,11 +9,11 @@ import { printRunReport } from '../print-report.js';
 export function register(program: Command): void {
   program
     .command('predict <model> <images...>')
-    .description('classify images with a classifier exported by `graft train` (needs nothing but the .onnx file)')
+    .description('classify images with a classifier exported by `graft train` (needs nothing but the .onnx file); folders: every image inside, recursively')
     .option('-k, --top <k>', 'how many classes to show', '3')
     .option('--json', 'print JSON')
     .action(async (model: string, images: string[], f: { top: string; json?: boolean }) => {
-      const results = await predictFiles(model, images, { top: intOption(f.top, '--top'), progress: terminalProgress() });
+      const results = await predictFiles(model, await expandImagePaths(images), { top: intOption(f.top, '--top'), progress: terminalProgress() });
       reportClassifications(results, f.json, false);
     });
   program
