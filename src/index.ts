@@ -17,6 +17,8 @@ export { attackImage, robustness } from './attack/index.js';
 export { logitsTensor } from './models/logits.js';
 export { classifierModel, exportClassifier } from './train/export.js';
 export * as train from './train/index.js';
+export * as report from './report/index.js';
+export type { RunReport, SplitMetrics, TopLoss } from './report/schema.js';
 export * as onnx from './onnx/index.js';
 export * as image from './image/index.js';
 export * as data from './data/index.js';

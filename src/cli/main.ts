@@ -1,6 +1,7 @@
 /** The `graft` command line: parses flags and calls the library. No logic of its own. */
 import { Command, CommanderError } from 'commander';
 import { GraftError } from '../util/errors.js';
+import { setInvocation } from './invocation.js';
 import { register as classify } from './commands/classify.js';
 import { register as inspect } from './commands/inspect.js';
 import { register as features } from './commands/features.js';
@@ -31,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err.code === 'EPIPE') process.exit(0);
     throw err;
   });
+  setInvocation(argv);
   try {
     await buildProgram().parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -4,6 +4,7 @@ import type { RgbImage } from './decode.js';
 
 export interface GridTile {
   image: RgbImage;
+  /** Caption under the tile; '\n' starts a new line. */
   title?: string;
 }
 
@@ -65,7 +66,9 @@ export async function renderGrid(tiles: GridTile[], opts: GridOptions = {}): Pro
   const padding = opts.padding ?? 4;
   const background = opts.background ?? '#ffffff';
   const rows = Math.ceil(tiles.length / columns);
-  const captionHeight = tiles.some((t) => t.title) ? Math.round(TILE_FONT_PX * 1.5) : 0;
+  const captionLines = Math.max(0, ...tiles.map((t) => (t.title ? t.title.split('\n').length : 0)));
+  const lineHeight = Math.round(TILE_FONT_PX * 1.25);
+  const captionHeight = captionLines ? captionLines * lineHeight + Math.round(TILE_FONT_PX * 0.25) : 0;
   const headerHeight = opts.title ? Math.round(TITLE_FONT_PX * 1.75) : 0;
   const cellWidth = tileSize + padding;
   const cellHeight = tileSize + captionHeight + padding;
@@ -90,10 +93,10 @@ export async function renderGrid(tiles: GridTile[], opts: GridOptions = {}): Pro
       top: cellTop + Math.floor((tileSize - tile.height) / 2),
     });
     const title = tiles[i].title;
-    if (title) {
-      const baseline = cellTop + tileSize + TILE_FONT_PX;
-      texts.push(`<text x="${cellLeft + tileSize / 2}" y="${baseline}" font-size="${TILE_FONT_PX}" ${textAttrs}>${escapeXml(fitText(title, tileSize, TILE_FONT_PX))}</text>`);
-    }
+    title?.split('\n').forEach((line, l) => {
+      const baseline = cellTop + tileSize + TILE_FONT_PX + l * lineHeight;
+      texts.push(`<text x="${cellLeft + tileSize / 2}" y="${baseline}" font-size="${TILE_FONT_PX}" ${textAttrs}>${escapeXml(fitText(line, tileSize, TILE_FONT_PX))}</text>`);
+    });
   });
   if (texts.length > 0) {
     const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${texts.join('')}</svg>`;

@@ -4,7 +4,7 @@
  * refuses any other batch size, and graft's training graphs (whose label inputs take the logits' inferred shape)
  * inherit the 1. Rewriting those places lets the same model predict and train at any batch size.
  */
-import { producers, topoSort } from '../onnx/graph.js';
+import { producers, topoSort } from '../onnx/order.js';
 import { inferShapes, intAttr } from '../onnx/shapes.js';
 import type { Dim, Graph, Model, Tensor } from '../onnx/types.js';
 

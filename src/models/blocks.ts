@@ -13,7 +13,7 @@
  * - anything else: a convolution (or dense layer) with the BatchNormalization / bias ops after it, named after it.
  * Layers before the first block form the block `stem`.
  */
-import { topoSort } from '../onnx/graph.js';
+import { topoSort } from '../onnx/order.js';
 import type { Graph, Node } from '../onnx/types.js';
 
 type Rule = (name: string) => string | undefined;

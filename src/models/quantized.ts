@@ -5,7 +5,8 @@
  * pooling and heads all want float32, so a tap on a quantised tensor is read through a DequantizeLinear with that
  * tensor's own scale and zero point (the ones its QLinear producer writes, or a consumer reads it with).
  */
-import { GraphBuilder, producers } from '../onnx/graph.js';
+import { GraphBuilder } from '../onnx/graph.js';
+import { producers } from '../onnx/order.js';
 import { inferShapes } from '../onnx/shapes.js';
 import type { Graph, Node } from '../onnx/types.js';
 import { GraftError } from '../util/errors.js';

@@ -5,7 +5,9 @@ import { GraftError } from '../util/errors.js';
 import type { ProgressSink } from '../util/progress.js';
 import { classify, type Classification } from './classify.js';
 import { modelSession, runImages } from '../runtime/runner.js';
-import { argmaxRows, classMetrics, confusionMatrix, mostConfused, topKAccuracy, type ClassMetrics } from '../train/metrics.js';
+import { splitMetrics } from '../report/split.js';
+import { REPORT_SCHEMA_VERSION, type RunReport } from '../report/schema.js';
+import { writeRunReport } from '../report/write.js';
 
 /** Loads a classifier exported by `graft train` (labels and preprocessing come from its metadata). */
 export async function loadClassifier(file: string): Promise<GraftModel> {
@@ -20,27 +22,28 @@ export async function predictFiles(file: string, images: string[], opts: { top?:
   return classify(await loadClassifier(file), images, opts);
 }
 
-export interface EvalReport {
-  model: string;
-  dataset: string;
-  split: string;
-  /** The model's labels (rows/columns of the confusion matrix). */
-  classes: string[];
-  n: number;
-  accuracy: number;
-  top3: number;
-  loss: number;
-  perClass: ClassMetrics;
-  confusion: number[][];
-  mostConfused: [string, string, number][];
-  skipped: { path: string; reason: string }[];
+/** report.json of `graft eval`: the one schema of every run (report/schema.ts), mode 'eval'. */
+export type EvalReport = RunReport;
+
+export interface EvaluateOptions {
+  split?: 'test' | 'validation' | 'train';
+  progress?: ProgressSink;
+  target?: 'breed' | 'species';
+  /** Write report.json and report.html (and, unless plots is false, confusion.png and top-losses.png) here. */
+  out?: string;
+  plots?: boolean;
+  /** The argv that reproduces the evaluation, recorded in the report (the CLI passes its own). */
+  command?: string[];
 }
+
+const REPORT_KEY = { test: 'test', validation: 'val', train: 'train' } as const;
 
 /**
  * Evaluates an exported classifier on a dataset's test split (else validation). Dataset classes are matched
  * to the model's labels by name.
  */
-export async function evaluateFile(file: string, datasetRoot: string, opts: { split?: 'test' | 'validation' | 'train'; progress?: ProgressSink; target?: 'breed' | 'species' } = {}): Promise<EvalReport> {
+export async function evaluateFile(file: string, datasetRoot: string, opts: EvaluateOptions = {}): Promise<EvalReport> {
+  const started = Date.now();
   const m = await loadClassifier(file);
   const ds = await openDataset(datasetRoot, { target: opts.target });
   const split = opts.split ?? (ds.samples.some((s) => s.split === 'test') ? 'test' : 'validation');
@@ -51,6 +54,7 @@ export async function evaluateFile(file: string, datasetRoot: string, opts: { sp
   const files = samples.map((s) => s.path);
   const k = m.labels.length;
   const labels: number[] = [];
+  const paths: string[] = [];
   const probs: number[] = [];
   const skipped = [...ds.skipped];
   const { session, outputs } = await modelSession(m);
@@ -59,25 +63,30 @@ export async function evaluateFile(file: string, datasetRoot: string, opts: { sp
       const data = rows.outputs[m.outputName].data;
       rows.indices.forEach((i, r) => {
         labels.push(toModel[samples[i].label]);
+        paths.push(samples[i].path);
         for (let c = 0; c < k; c++) probs.push(data[r * k + c]);
       });
     }
   } finally {
     await session.release();
   }
-  const p = Float32Array.from(probs);
-  const pred = argmaxRows(p, k);
-  const confusion = confusionMatrix(labels, pred, k);
-  let loss = 0;
-  labels.forEach((y, r) => { loss -= Math.log(Math.max(p[r * k + y], 1e-12)); });
-  return {
-    model: file, dataset: ds.root, split, classes: m.labels, n: labels.length,
-    accuracy: labels.length ? labels.filter((y, r) => pred[r] === y).length / labels.length : NaN,
-    top3: topKAccuracy(p, labels, k, Math.min(3, k)),
-    loss: labels.length ? loss / labels.length : NaN,
-    perClass: classMetrics(confusion),
-    confusion,
-    mostConfused: mostConfused(confusion, m.labels, 1).slice(0, 10),
+  const counts: Record<string, number> = {};
+  for (const s of ds.samples) counts[s.split] = (counts[s.split] ?? 0) + 1;
+  const backbone = JSON.parse(m.model.metadata['graft.backbone'] ?? 'null') as { id?: string; tap?: string } | null;
+  const report: EvalReport = {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    mode: 'eval',
+    command: opts.command ?? null,
+    classes: m.labels,
+    dataset: { root: ds.root, layout: ds.layout, counts, notes: ds.notes },
+    selected: { backbones: backbone?.id ? [{ id: backbone.id, tap: backbone.tap ?? 'features' }] : [], model: file, split },
+    [REPORT_KEY[split]]: splitMetrics({ scores: probs, kind: 'probabilities', labels, classes: m.labels, paths }),
+    history: [],
     skipped,
+    timing: { totalSeconds: 0, evalSeconds: (Date.now() - started) / 1000 },
+    files: {},
   };
+  if (opts.out) await writeRunReport(report, opts.out, { plots: opts.plots, startedAt: started });
+  else report.timing.totalSeconds = (Date.now() - started) / 1000;
+  return report;
 }

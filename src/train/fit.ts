@@ -16,6 +16,9 @@ export interface FeatureSet {
   dim: number;
 }
 
+// One row of the training history is part of the report schema (report/), which plots and report.html read.
+export type { EpochRow };
+
 export interface FitOptions {
   head: Head;
   train: FeatureSet;

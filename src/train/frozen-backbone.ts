@@ -11,11 +11,10 @@ import { backboneAt, extractFeatures, type Pooling } from './extract.js';
 import { exportClassifier } from './export.js';
 import { createHead, computeStandardisation, type DenseHead, type HeadKind } from './heads.js';
 import { evaluateHead, fitHead, formatEpochRow, type FeatureSet } from './fit.js';
-import type { EpochRow } from '../report/history.js';
-import { argmaxRows, classMetrics, confusionMatrix, mostConfused, topKAccuracy, type ClassMetrics } from './metrics.js';
 import type { OptimizerKind } from '../optim/optim.js';
-import { plotConfusion, plotCurves } from '../viz/plots.js';
-import { writeFileAtomic } from '../util/fsutil.js';
+import { splitMetrics } from '../report/split.js';
+import { REPORT_SCHEMA_VERSION, type RunReport, type SplitMetrics } from '../report/schema.js';
+import { writeRunReport } from '../report/write.js';
 import { GraftError } from '../util/errors.js';
 import type { ProgressSink } from '../util/progress.js';
 
@@ -46,35 +45,16 @@ export interface TrainOptions {
   seed?: number;
   target?: Target;
   out?: string;
+  /** Also write curves.png, confusion.png and top-losses.png (report.json and report.html are always written with `out`). */
   plots?: boolean;
+  /** The argv that reproduces the run, recorded in the report (the CLI passes its own). */
+  command?: string[];
   progress?: ProgressSink;
   log?: (line: string) => void;
 }
 
-export interface SplitReport {
-  n: number;
-  accuracy: number;
-  top3: number;
-  loss: number;
-  perClass?: ClassMetrics;
-  confusion?: number[][];
-  mostConfused?: [string, string, number][];
-}
-
-export interface TrainReport {
-  classes: string[];
-  dataset: { root: string; layout: string; counts: Record<string, number>; notes: string[] };
-  model: { id: string; tap: string; featureDim: number };
-  head: { kind: HeadKind; hidden: number[]; epochs: number; bestEpoch: number; optimizer: string; lr: number; schedule: string; seed: number };
-  val: SplitReport;
-  test?: SplitReport;
-  history: EpochRow[];
-  /** Set when the final head was retrained on train ∪ validation after selection (`val` then describes the selection run). */
-  refit?: { epochs: number; images: number };
-  skipped: { path: string; reason: string }[];
-  timing: { extractSeconds: number; extractedImages: number; cachedImages: number; imagesPerSecond: number; trainSeconds: number; totalSeconds: number };
-  files: { model?: string; report?: string; curves?: string; confusion?: string };
-}
+/** report.json of a run: one schema for every mode (report/schema.ts). */
+export type TrainReport = RunReport;
 
 /** Default head hyper-parameters: Adam on standardised features, a few epochs — converges on both labs. */
 export const TRAIN_DEFAULTS = { head: 'linear' as HeadKind, epochs: 30, lr: 1e-3, batchSize: 64, optimizer: 'adam' as OptimizerKind, schedule: 'cosine', weightDecay: 1e-4, seed: 13 };
@@ -94,7 +74,7 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
   const ex = await extractFeatures(model, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize: opts.batchSize && opts.batchSize <= 64 ? opts.batchSize : 32 });
   log(`features: ${ex.extracted} extracted, ${ex.fromCache} from cache, ${ex.failures.length} unreadable (${ex.seconds.toFixed(1)} s)`);
   const rowOf = new Map(ex.rows.map((fileIndex, r) => [fileIndex, r]));
-  const sets = {} as Record<Split, FeatureSet>;
+  const sets = {} as Record<Split, FeatureSet & { paths: string[] }>;
   for (const split of ['train', 'validation', 'test'] as Split[]) sets[split] = gather(ex.x, ex.dim, ds, rowOf, split);
 
   const kind = opts.head ?? TRAIN_DEFAULTS.head;
@@ -122,9 +102,9 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
     earlyStopping: opts.earlyStopping ? { patience: opts.earlyStopping } : undefined,
     onEpoch: (row) => log(formatEpochRow(row, epochs)),
   });
-  const valReport = val ? splitReport(fit.head as DenseHead, val, ds.classes) : undefined;
+  const valReport = val ? splitReport(fit.head as DenseHead, val, ds.classes, sets.validation.paths) : undefined;
   let trained = fit.head as DenseHead;
-  let refit: TrainReport['refit'];
+  let refit: { epochs: number; images: number } | undefined;
   if (opts.refit && val) {
     // Model selection is done: train the same head again on train ∪ validation for the selected number of epochs.
     const all = concatSets(sets.train, val);
@@ -134,21 +114,31 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
     refit = { epochs: fit.bestEpoch, images: all.n };
     log(`refit on train + validation (${all.n} images) for ${fit.bestEpoch} epochs`);
   }
-  const trainSeconds = (Date.now() - trainStarted) / 1000;
+  const headSeconds = (Date.now() - trainStarted) / 1000;
+  const dropout = kind === 'mlp' ? opts.dropout ?? 0.2 : 0;
 
   const report: TrainReport = {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    mode: 'frozen',
+    command: opts.command ?? null,
     classes: ds.classes,
     dataset: { root: ds.root, layout: ds.layout, counts: Object.fromEntries(Object.entries(bySplit).map(([k, v]) => [k, v.length])), notes: ds.notes },
-    model: { id: model.id, tap, featureDim: ex.dim },
-    head: { kind, hidden, epochs: fit.history.length, bestEpoch: fit.bestEpoch, optimizer: opts.optimizer ?? TRAIN_DEFAULTS.optimizer, lr: opts.lr ?? TRAIN_DEFAULTS.lr, schedule: opts.schedule ?? TRAIN_DEFAULTS.schedule, seed },
-    val: valReport ?? { n: 0, accuracy: NaN, top3: NaN, loss: NaN },
-    refit,
-    test: sets.test.n ? splitReport(trained, sets.test, ds.classes) : undefined,
+    selected: {
+      backbones: [{ id: model.id, tap, pooling: opts.pooling ?? 'avg', featureDim: ex.dim }],
+      head: { kind, hidden, dropout, standardize: opts.standardize !== false },
+      regularisation: { weightDecay: fitOptions.weightDecay, labelSmoothing: opts.labelSmoothing ?? 0, dropout },
+      optimizer: { kind: fitOptions.optimizer, lr: fitOptions.lr, schedule: fitOptions.schedule, batchSize: fitOptions.batchSize },
+      epochs: { run: fit.history.length, best: fit.bestEpoch, refit: refit?.epochs },
+      refit,
+      seed,
+    },
+    val: valReport,
+    test: sets.test.n ? splitReport(trained, sets.test, ds.classes, sets.test.paths) : undefined,
     history: fit.history,
     skipped: [...ds.skipped, ...ex.failures.map((f) => ({ path: f.path, reason: f.reason }))],
     timing: {
-      extractSeconds: ex.seconds, extractedImages: ex.extracted, cachedImages: ex.fromCache,
-      imagesPerSecond: ex.extracted ? ex.extracted / ex.seconds : 0, trainSeconds, totalSeconds: 0,
+      totalSeconds: 0, extractSeconds: ex.seconds, extractedImages: ex.extracted, cachedImages: ex.fromCache,
+      imagesPerSecond: ex.extracted ? ex.extracted / ex.seconds : 0, headSeconds,
     },
     files: {},
   };
@@ -157,19 +147,10 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
     await fs.promises.mkdir(opts.out, { recursive: true });
     report.files.model = path.join(opts.out, 'model.onnx');
     await exportClassifier(report.files.model, backboneAt(model, tap, opts.pooling), trained, { labels: ds.classes, backbone: model, tap });
-    if (opts.plots !== false) {
-      report.files.curves = path.join(opts.out, 'curves.png');
-      await plotCurves(fit.history, report.files.curves);
-      const shown = report.test ?? report.val;
-      if (shown.confusion) {
-        report.files.confusion = path.join(opts.out, 'confusion.png');
-        await plotConfusion(shown.confusion, ds.classes, report.files.confusion);
-      }
-    }
-    report.files.report = path.join(opts.out, 'report.json');
+    await writeRunReport(report, opts.out, { plots: opts.plots, startedAt: started });
+  } else {
+    report.timing.totalSeconds = (Date.now() - started) / 1000;
   }
-  report.timing.totalSeconds = (Date.now() - started) / 1000;
-  if (report.files.report) await writeFileAtomic(report.files.report, JSON.stringify(report, null, 2));
   return report;
 }
 
@@ -179,7 +160,7 @@ function splitSamples(ds: Dataset): Record<Split, number[]> {
   return out;
 }
 
-function gather(x: Float32Array, dim: number, ds: Dataset, rowOf: Map<number, number>, split: Split): FeatureSet {
+function gather(x: Float32Array, dim: number, ds: Dataset, rowOf: Map<number, number>, split: Split): FeatureSet & { paths: string[] } {
   const idx = ds.samples.map((s, i) => (s.split === split && rowOf.has(i) ? i : -1)).filter((i) => i >= 0);
   const out = new Float32Array(idx.length * dim);
   const y = new Int32Array(idx.length);
@@ -188,7 +169,7 @@ function gather(x: Float32Array, dim: number, ds: Dataset, rowOf: Map<number, nu
     out.set(x.subarray(row * dim, (row + 1) * dim), r * dim);
     y[r] = ds.samples[i].label;
   });
-  return { x: out, y, n: idx.length, dim };
+  return { x: out, y, n: idx.length, dim, paths: idx.map((i) => ds.samples[i].path) };
 }
 
 function concatSets(a: FeatureSet, b: FeatureSet): FeatureSet {
@@ -201,18 +182,7 @@ function concatSets(a: FeatureSet, b: FeatureSet): FeatureSet {
   return { x, y, n: a.n + b.n, dim: a.dim };
 }
 
-export function splitReport(head: DenseHead, data: FeatureSet, classes: string[]): SplitReport {
-  const ev = evaluateHead(head, data);
-  const k = classes.length;
-  const pred = argmaxRows(ev.logits, k);
-  const confusion = confusionMatrix(data.y, pred, k);
-  return {
-    n: data.n,
-    accuracy: ev.accuracy,
-    top3: topKAccuracy(ev.logits, data.y, k, Math.min(3, k)),
-    loss: ev.loss,
-    perClass: classMetrics(confusion),
-    confusion,
-    mostConfused: mostConfused(confusion, classes, 1).slice(0, 10),
-  };
+/** A head's metrics on a feature set (rows in the order of `paths`). */
+export function splitReport(head: DenseHead, data: FeatureSet, classes: string[], paths?: string[]): SplitMetrics {
+  return splitMetrics({ scores: evaluateHead(head, data).logits, kind: 'logits', labels: data.y, classes, paths });
 }

@@ -1,5 +1,6 @@
 import { GraftError } from '../util/errors.js';
 import { logSumExp, type FloatArray } from '../math/rows.js';
+import { checkLabels } from '../report/metrics.js';
 
 export type { FloatArray };
 
@@ -16,18 +17,8 @@ export interface LossResult {
   grad: Float64Array;
 }
 
-/** Checks that every label is an integer in [0, nClasses). */
-export function checkLabels(labels: ArrayLike<number>, n: number, nClasses: number, what = 'labels'): void {
-  if (labels.length < n) {
-    throw new GraftError('SHAPE', `${what}: ${labels.length} labels for ${n} samples`);
-  }
-  for (let i = 0; i < n; i++) {
-    const y = labels[i];
-    if (!Number.isInteger(y) || y < 0 || y >= nClasses) {
-      throw new GraftError('BAD_ARGUMENT', `${what}[${i}] = ${y} is not a class index in [0, ${nClasses})`);
-    }
-  }
-}
+// Label checks live with the metrics (report/), which prediction uses too.
+export { checkLabels };
 
 /**
  * Mean softmax cross-entropy over row-major logits [n, K] with PyTorch semantics for label smoothing

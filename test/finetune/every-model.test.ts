@@ -13,7 +13,7 @@ import { REGISTRY } from '../../src/models/registry.js';
 import { loadModel, locateEntry, type GraftModel } from '../../src/models/load.js';
 import { buildArchitecture } from '../../src/models/builders/index.js';
 import { writeModel } from '../../src/onnx/codec.js';
-import { batchDims } from '../../src/image/preprocess.js';
+import { batchDims } from '../../src/image/layout.js';
 import { Session, asFloat32, float32 } from '../../src/runtime/session.js';
 import { backboneAt } from '../../src/train/extract.js';
 import { createHead } from '../../src/train/heads.js';

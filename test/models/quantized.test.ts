@@ -6,11 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadModel, tapTensor } from '../../src/models/load.js';
 import { inferShapes } from '../../src/onnx/shapes.js';
-import { producers } from '../../src/onnx/graph.js';
-import { batchDims } from '../../src/image/preprocess.js';
+import { producers } from '../../src/onnx/order.js';
+import { batchDims } from '../../src/image/layout.js';
 import { Session, asFloat32, float32 } from '../../src/runtime/session.js';
 import { backboneAt } from '../../src/train/extract.js';
-import { trainClassifier } from '../../src/train/transfer.js';
+import { trainClassifier } from '../../src/train/frozen-backbone.js';
 import { selectUnfrozen } from '../../src/train/finetune/params.js';
 import { trainEndToEnd } from '../../src/train/finetune/pipeline.js';
 import { catsDogs, sharedModels } from '../helpers/paths.js';
@@ -67,6 +67,7 @@ test('int8 model: features, lastConv and a tap on any uint8 tensor read float32 
 test('int8 model as a frozen feature extractor: a head on 2×16 cat/dog images classifies 2×10 unseen ones', async (t) => {
   if (!haveInt8 || !fs.existsSync(catsDogs)) return t.skip('shared int8 model or cats_and_dogs_filtered missing');
   const report = await trainClassifier(smallCatsDogs(16, 10), { model: 'mobilenetv2_int8', out: path.join(work, 'head'), plots: false });
+  assert.ok(report.val, 'report.val');
   assert.equal(report.val.n, 20);
   // ImageNet features separate cats from dogs easily (97 % on the full validation set); 16 of 20 is a loose floor.
   assert.ok(report.val.accuracy >= 0.8, `validation accuracy ${report.val.accuracy}`);

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { evaluateFile, predictFiles } from '../../predict/saved.js';
 import { expandImagePaths } from '../../data/image-files.js';
-import { formatClassificationReport } from '../../train/metrics.js';
 import { intOption, printJson, reportClassifications } from '../common.js';
 import { terminalProgress } from '../progress.js';
+import { invocation } from '../invocation.js';
+import { printRunReport } from '../print-report.js';
 
 export function register(program: Command): void {
   program
@@ -20,13 +21,12 @@ export function register(program: Command): void {
     .description("evaluate an exported classifier on a dataset's test (else validation) split")
     .option('--split <s>', 'test | validation | train')
     .option('--target <t>', 'Oxford-IIIT Pet: breed | species')
-    .option('--json', 'print JSON')
-    .action(async (model: string, dataset: string, f: { split?: 'test' | 'validation' | 'train'; target?: 'breed' | 'species'; json?: boolean }) => {
-      const r = await evaluateFile(model, dataset, { split: f.split, target: f.target, progress: terminalProgress() });
+    .option('-o, --out <dir>', 'output folder for report.json, report.html, confusion.png, top-losses.png', 'graft-eval')
+    .option('--no-plots', 'skip confusion.png and top-losses.png (report.html still has them)')
+    .option('--json', 'print the report as JSON')
+    .action(async (model: string, dataset: string, f: { split?: 'test' | 'validation' | 'train'; target?: 'breed' | 'species'; out: string; plots: boolean; json?: boolean }) => {
+      const r = await evaluateFile(model, dataset, { split: f.split, target: f.target, out: f.out, plots: f.plots, command: invocation(), progress: terminalProgress() });
       if (f.json) return printJson(r);
-      console.log(`${r.split}: accuracy ${(r.accuracy * 100).toFixed(2)}%  top-3 ${(r.top3 * 100).toFixed(2)}%  loss ${r.loss.toFixed(4)}  (${r.n} images)`);
-      if (r.confusion.length <= 10) console.log('\n' + formatClassificationReport(r.confusion, r.classes));
-      if (r.mostConfused.length) console.log(`most confused: ${r.mostConfused.slice(0, 5).map(([a, p, n]) => `${a} → ${p} (${n})`).join(', ')}`);
-      if (r.skipped.length) console.log(`skipped ${r.skipped.length} unreadable file(s)`);
+      printRunReport(r);
     });
 }

@@ -9,6 +9,8 @@ import type { OptimizerKind } from '../../optim/optim.js';
 import { GraftError } from '../../util/errors.js';
 import { intOption, modelFromFlags, numberOption, printJson, type ModelFlags } from '../common.js';
 import { terminalProgress } from '../progress.js';
+import { invocation } from '../invocation.js';
+import { printRunReport } from '../print-report.js';
 
 export interface EndToEndFlags {
   fineTune?: boolean; unfreeze?: string; unfreezeBlocks: string; backboneLrMult: string; epochsHead: string; augment: boolean;
@@ -69,7 +71,7 @@ export async function runEndToEnd(dataset: string, f: Flags, cmd: Command): Prom
       val: f.val ? numberOption(f.val, '--val') : undefined,
       seed: f.seed !== undefined && f.seed !== '0' ? intOption(f.seed, '--seed') : undefined,
       target: f.target as 'breed' | 'species' | undefined,
-      plots: f.plots, signal: controller.signal, progress: terminalProgress(), log,
+      plots: f.plots, command: invocation(), signal: controller.signal, progress: terminalProgress(), log,
       onEpoch: (row) => log(formatEpochRow(row)),
     });
     if (report.interrupted) {
@@ -78,12 +80,7 @@ export async function runEndToEnd(dataset: string, f: Flags, cmd: Command): Prom
       return;
     }
     if (f.json) return printJson(report);
-    const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
-    if (report.frozen) console.log(`\nfrozen head:  val accuracy ${pct(report.frozen.accuracy)}  loss ${report.frozen.loss.toFixed(4)}  (${report.frozen.n} images)`);
-    const final = report.fineTuned ?? report.scratch;
-    if (final) console.log(`${report.mode === 'scratch' ? 'from scratch' : 'fine-tuned  '}: val accuracy ${pct(final.accuracy)}  loss ${final.loss.toFixed(4)}  (${final.n} images, best epoch ${report.bestEpoch})`);
-    console.log(`trained ${report.trained.parameters.toLocaleString()} parameters in ${report.trained.layers.length} layers; ${report.timing.stepMs.toFixed(0)} ms/step; total ${report.timing.totalSeconds.toFixed(1)} s`);
-    console.log(`wrote ${Object.values(report.files).filter(Boolean).join(', ')}`);
+    printRunReport(report);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -3,12 +3,13 @@ import type { Command } from 'commander';
 import { deleteCorrupt } from '../../data/dataset.js';
 import { runEndToEnd, wantsEndToEnd, type EndToEndFlags } from './train-end-to-end.js';
 import { trainClassifier, TRAIN_DEFAULTS } from '../../train/frozen-backbone.js';
-import { formatClassificationReport } from '../../train/metrics.js';
 import type { HeadKind } from '../../train/heads.js';
 import type { Pooling } from '../../train/extract.js';
 import type { OptimizerKind } from '../../optim/optim.js';
 import { addModelOptions, intOption, numberOption, printJson, type ModelFlags } from '../common.js';
 import { terminalProgress } from '../progress.js';
+import { invocation } from '../invocation.js';
+import { printRunReport } from '../print-report.js';
 
 interface Flags extends ModelFlags, EndToEndFlags {
   tap?: string; pooling: string; standardize: boolean; head: string; hidden?: string; dropout?: string; epochs: string; lr: string; batch: string; optimizer: string;
@@ -17,7 +18,7 @@ interface Flags extends ModelFlags, EndToEndFlags {
 }
 
 export function register(program: Command): void {
-  addModelOptions(program.command('train <dataset>').description('train a classifier on frozen pretrained features; writes DIR/model.onnx, report.json, curves.png, confusion.png'))
+  addModelOptions(program.command('train <dataset>').description('train a classifier on frozen pretrained features; writes DIR/model.onnx, report.json, report.html, curves.png, confusion.png, top-losses.png'))
     .option('--tap <layer>', 'backbone layer whose (pooled) output feeds the head', 'features')
     .option('--pooling <p>', 'pooling of a spatial tap: avg | avgmax (fastai concat pooling)', 'avg')
     .option('--no-standardize', 'do not standardise features (standardisation is folded into the exported head)')
@@ -39,7 +40,7 @@ export function register(program: Command): void {
     .option('--delete-corrupt', 'delete the image files that could not be decoded (never done without this flag)')
     .option('--target <t>', 'Oxford-IIIT Pet: breed | species')
     .option('-o, --out <dir>', 'output folder', 'graft-out')
-    .option('--no-plots', 'skip curves.png and confusion.png')
+    .option('--no-plots', 'skip curves.png, confusion.png and top-losses.png (report.html still has them)')
     .option('--json', 'print the report as JSON')
     .option('--fine-tune', 'after the head, unfreeze the top of the backbone and train end to end (fastai fine_tune)')
     .option('--unfreeze <layer>', 'fine-tune: train backbone layers from this layer onwards')
@@ -64,21 +65,13 @@ export function register(program: Command): void {
         earlyStopping: f.earlyStopping ? intOption(f.earlyStopping, '--early-stopping') : undefined,
         val: f.val ? numberOption(f.val, '--val') : undefined, refit: f.refit, seed: f.seed !== undefined && f.seed !== '0' ? intOption(f.seed, '--seed') : undefined,
         target: f.target as 'breed' | 'species' | undefined, out: f.out, plots: f.plots,
-        progress: terminalProgress(), log,
+        command: invocation(), progress: terminalProgress(), log,
       });
       if (f.deleteCorrupt) {
         const corrupt = report.skipped.filter((s) => fs.existsSync(s.path)).map((s) => s.path);
         for (const file of await deleteCorrupt(corrupt)) log(`deleted ${file}`);
       }
       if (f.json) return printJson(report);
-      const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
-      console.log(`\nvalidation: accuracy ${pct(report.val.accuracy)}  top-3 ${pct(report.val.top3)}  loss ${report.val.loss.toFixed(4)}  (${report.val.n} images)`);
-      if (report.test) console.log(`test:       accuracy ${pct(report.test.accuracy)}  top-3 ${pct(report.test.top3)}  loss ${report.test.loss.toFixed(4)}  (${report.test.n} images)`);
-      const shown = report.test ?? report.val;
-      if (shown.confusion && report.classes.length <= 10) console.log('\n' + formatClassificationReport(shown.confusion, report.classes));
-      if (shown.mostConfused?.length) console.log(`most confused: ${shown.mostConfused.slice(0, 5).map(([a, p, n]) => `${a} → ${p} (${n})`).join(', ')}`);
-      if (report.skipped.length) console.log(`skipped ${report.skipped.length} unreadable file(s): ${report.skipped.slice(0, 5).map((s) => `${s.path} (${s.reason})`).join('; ')}`);
-      console.log(`time: ${report.timing.totalSeconds.toFixed(1)} s (features ${report.timing.extractSeconds.toFixed(1)} s: ${report.timing.extractedImages} extracted, ${report.timing.cachedImages} cached; head ${report.timing.trainSeconds.toFixed(1)} s)`);
-      console.log(`wrote ${Object.values(report.files).filter(Boolean).join(', ')}`);
+      printRunReport(report);
     });
 }

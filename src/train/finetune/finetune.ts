@@ -21,11 +21,12 @@ import { classifierModel } from '../export.js';
 import { backboneAt, type Pooling } from '../extract.js';
 import type { EpochRow } from '../../report/history.js';
 import { createHead, type DenseHead, type HeadKind } from '../heads.js';
-import { argmaxRows, classMetrics, confusionMatrix, mostConfused, topKAccuracy } from '../metrics.js';
 import type { OptimizerKind } from '../../optim/optim.js';
-import type { SplitReport } from '../frozen-backbone.js';
+import { Session } from '../../runtime/session.js';
+import { splitMetrics } from '../../report/split.js';
+import type { DatasetSummary, SplitMetrics } from '../../report/schema.js';
 import { readCheckpoint } from './checkpoint.js';
-import { trainLoop, type LabelledImage, type LoopOptions, type LoopResult } from './loop.js';
+import { evaluate, trainLoop, type LabelledImage, type LoopOptions, type LoopResult } from './loop.js';
 import { withValues, type TrainableNetwork } from './network.js';
 import { selectUnfrozen, type Selection, type Unfreeze } from './params.js';
 
@@ -85,10 +86,16 @@ export interface EndToEndResult {
   classes: string[];
   history: EpochRow[];
   bestEpoch: number;
-  val?: SplitReport;
+  /** The best epoch on the validation split (the split that chose it). */
+  val?: SplitMetrics;
+  /** The best epoch's model on the test split, when the dataset has one (never used for selection). */
+  test?: SplitMetrics;
+  dataset: DatasetSummary;
+  /** Files left out, with reasons: unlisted by the dataset, or unreadable in validation/test. */
+  skipped: { path: string; reason: string }[];
   trained: { layers: string[]; blocks: string[]; parameters: number };
   interrupted: boolean;
-  timing: LoopResult['timing'];
+  timing: LoopResult['timing'] & { evalSeconds?: number };
   /** What the checkpoint stores to resume this run. */
   request: RunRequest;
 }
@@ -154,7 +161,7 @@ export async function fineTune(opts: FineTuneOptions): Promise<EndToEndResult> {
   const trainedLayers = [...selection.layers, ...net.model.graph.nodes.filter((n) => n.name.startsWith('head.fc')).map((n) => n.name)];
   const fineTuned = JSON.stringify({ layers: selection.layers, blocks: selection.blocks, unfreeze, epochs: result.history.length, bestEpoch: result.bestEpoch, backboneLrMult: mult });
   const exported = withValues({ ...full, metadata: { ...full.metadata, 'graft.fine_tuned': fineTuned } }, result.best);
-  return finishResult(exported, ds, result, request, { ...selection, layers: trainedLayers }, net);
+  return finishResult(exported, ds, result, request, { ...selection, layers: trainedLayers }, net, opts);
 }
 
 /** Trains every weight of an architecture builder's network from its random initialisation. */
@@ -189,7 +196,7 @@ export async function trainFromScratch(opts: ScratchOptions): Promise<EndToEndRe
       'graft.trained': JSON.stringify({ mode: 'scratch', epochs: result.history.length, bestEpoch: result.bestEpoch }),
     },
   };
-  return finishResult(model, ds, result, request, selection, net);
+  return finishResult(model, ds, result, request, selection, net, opts);
 }
 
 /** Continues the run whose checkpoint is in `dir`, with the options it was started with. */
@@ -227,12 +234,19 @@ interface Splits {
   classes: string[];
   train: LabelledImage[];
   val: LabelledImage[];
+  test: LabelledImage[];
+  summary: DatasetSummary;
+  skipped: { path: string; reason: string }[];
 }
 
 async function openSplits(opts: EndToEndOptions): Promise<Splits> {
   const ds = await openDataset(opts.dataset, { val: opts.val, seed: opts.seed ?? FINE_TUNE_DEFAULTS.seed, target: opts.target });
   const pick = (split: string) => ds.samples.filter((s) => s.split === split).map((s) => ({ path: s.path, label: s.label }));
-  return { classes: ds.classes, train: pick('train'), val: pick('validation') };
+  const [train, val, test] = [pick('train'), pick('validation'), pick('test')];
+  return {
+    classes: ds.classes, train, val, test, skipped: [...ds.skipped],
+    summary: { root: ds.root, layout: ds.layout, counts: { train: train.length, validation: val.length, test: test.length }, notes: ds.notes },
+  };
 }
 
 function loopOptions(opts: EndToEndOptions, ds: Splits, request: RunRequest): LoopOptions {
@@ -245,35 +259,36 @@ function loopOptions(opts: EndToEndOptions, ds: Splits, request: RunRequest): Lo
   };
 }
 
-function finishResult(model: Model, ds: Splits, result: LoopResult, request: RunRequest, selection: Selection, net: TrainableNetwork): EndToEndResult {
+async function finishResult(
+  model: Model, ds: Splits, result: LoopResult, request: RunRequest, selection: Selection, net: TrainableNetwork, opts: EndToEndOptions,
+): Promise<EndToEndResult> {
   const count = net.groups.flatMap((g) => g.params).reduce((a, p) => a + net.model.graph.initializers.get(p)!.data.length, 0);
+  const scored = (images: LabelledImage[], rows: number[], logits: Float32Array): SplitMetrics =>
+    splitMetrics({ scores: logits, kind: 'logits', labels: rows.map((i) => images[i].label), classes: ds.classes, paths: rows.map((i) => images[i].path) });
+  const skipped = [...ds.skipped];
+  const scoredVal = new Set(result.valRows);
+  if (result.bestValLogits) for (const [i, img] of ds.val.entries()) if (!scoredVal.has(i)) skipped.push({ path: img.path, reason: 'unreadable: left out of validation' });
+  // The test split is scored once, with the best epoch's exported model, after selection is over.
+  let test: SplitMetrics | undefined;
+  let evalSeconds: number | undefined;
+  if (ds.test.length && !result.interrupted) {
+    const started = Date.now();
+    const session = await Session.create(model);
+    try {
+      const ev = await evaluate(session, net, ds.test, ds.classes.length, request.batchSize, {}, opts.progress, 'test');
+      test = scored(ds.test, ev.rows, ev.logits);
+      skipped.push(...ev.failures.map((f) => ({ path: f.path, reason: f.reason })));
+    } finally {
+      await session.release();
+    }
+    evalSeconds = (Date.now() - started) / 1000;
+  }
   return {
     model, classes: ds.classes, history: result.history, bestEpoch: result.bestEpoch,
-    val: result.bestValLogits ? splitSummary(result.bestValLogits, result.valRows.map((i) => ds.val[i].label), ds.classes) : undefined,
+    val: result.bestValLogits ? scored(ds.val, result.valRows, result.bestValLogits) : undefined,
+    test, dataset: ds.summary, skipped,
     trained: { layers: selection.layers, blocks: selection.blocks, parameters: count },
-    interrupted: result.interrupted, timing: result.timing, request,
-  };
-}
-
-/** Accuracy, loss, confusion and per-class metrics from logits, as the frozen-head report has them. */
-export function splitSummary(logits: Float32Array, labels: number[], classes: string[]): SplitReport {
-  const k = classes.length;
-  const pred = argmaxRows(logits, k);
-  const confusion = confusionMatrix(labels, pred, k);
-  let loss = 0;
-  labels.forEach((y, r) => {
-    const row = logits.subarray(r * k, (r + 1) * k);
-    const max = Math.max(...row);
-    loss += Math.log(row.reduce((a, v) => a + Math.exp(v - max), 0)) + max - row[y];
-  });
-  return {
-    n: labels.length,
-    accuracy: labels.filter((y, r) => pred[r] === y).length / Math.max(1, labels.length),
-    top3: topKAccuracy(logits, labels, k, Math.min(3, k)),
-    loss: loss / Math.max(1, labels.length),
-    perClass: classMetrics(confusion),
-    confusion,
-    mostConfused: mostConfused(confusion, classes, 1).slice(0, 10),
+    interrupted: result.interrupted, timing: { ...result.timing, evalSeconds }, request,
   };
 }
 

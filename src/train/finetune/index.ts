@@ -1,4 +1,4 @@
-export { fineTune, trainFromScratch, resumeTraining, headFromClassifier, splitSummary, FINE_TUNE_DEFAULTS, SCRATCH_DEFAULTS } from './finetune.js';
+export { fineTune, trainFromScratch, resumeTraining, headFromClassifier, FINE_TUNE_DEFAULTS, SCRATCH_DEFAULTS } from './finetune.js';
 export type { EndToEndOptions, EndToEndResult, FineTuneOptions, ScratchOptions, RunRequest } from './finetune.js';
 export { parameterLayers, selectUnfrozen, blockName } from './params.js';
 export type { Unfreeze, Selection, ParameterLayer } from './params.js';

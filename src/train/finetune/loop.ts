@@ -11,7 +11,7 @@ import { GradientRunner, objectives } from '../../autodiff/index.js';
 import { inferShapes } from '../../onnx/shapes.js';
 import { tensorSize } from '../../onnx/types.js';
 import { Session, asFloat32, float32, type OrtTensor } from '../../runtime/session.js';
-import { batches, loadBatch } from '../../image/batch.js';
+import { batches, loadBatch, type ImageFailure } from '../../image/batch.js';
 import { batchDims } from '../../image/layout.js';
 import type { Augment } from '../../image/augment.js';
 import { GraftError } from '../../util/errors.js';
@@ -290,13 +290,15 @@ export async function trainLoop(net: TrainableNetwork, opts: LoopOptions): Promi
 export async function evaluate(
   session: Session, net: Pick<TrainableNetwork, 'preprocess' | 'inputName'>, images: LabelledImage[], k: number, batchSize: number,
   feeds: Record<string, OrtTensor>, progress?: ProgressSink, label = 'evaluate',
-): Promise<{ loss: number; accuracy: number; logits: Float32Array; rows: number[] }> {
+): Promise<{ loss: number; accuracy: number; logits: Float32Array; rows: number[]; failures: ImageFailure[] }> {
   const task = progressOrSilent(progress).start(label, images.length, 'img');
   const logits = new Float32Array(images.length * k);
   const rows: number[] = [];
+  const failures: ImageFailure[] = [];
   let loss = 0;
   let correct = 0;
   for await (const batch of batches(images.map((i) => i.path), net.preprocess, { batchSize, concurrency: 2 })) {
+    failures.push(...batch.failures);
     if (!batch.indices.length) continue;
     const out = await session.run({ ...feeds, [net.inputName]: float32(batch.data, batch.dims) }, ['logits']);
     const l = asFloat32(out.logits);
@@ -309,7 +311,7 @@ export async function evaluate(
   }
   task.finish();
   const n = Math.max(1, rows.length);
-  return { loss: loss / n, accuracy: correct / n, logits: logits.slice(0, rows.length * k), rows };
+  return { loss: loss / n, accuracy: correct / n, logits: logits.slice(0, rows.length * k), rows, failures };
 }
 
 /** Σ cross-entropy and number of correct argmax predictions over the first labels.length rows. */

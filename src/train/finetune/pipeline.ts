@@ -1,15 +1,16 @@
 /**
  * The whole `graft train --fine-tune` / from-scratch run: (head on frozen features, then unfreeze and train
- * end to end) or (all weights from random initialisation), checkpoints in OUT/checkpoint, then OUT/model.onnx,
- * OUT/report.json and OUT/curves.png. A run resumed from its checkpoint needs only the checkpoint folder.
+ * end to end) or (all weights from random initialisation), checkpoints in OUT/checkpoint, then OUT/model.onnx
+ * and the report files (report.json, report.html, plots). A run resumed from its checkpoint needs only the
+ * checkpoint folder. Epochs are selected on validation; test, when the dataset has one, is only reported.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { readModel, writeModel } from '../../onnx/codec.js';
 import type { GraftModel } from '../../models/load.js';
-import { writeFileAtomic } from '../../util/fsutil.js';
-import { plotConfusion, plotCurves } from '../../viz/plots.js';
-import { trainClassifier, type SplitReport, type TrainOptions } from '../frozen-backbone.js';
+import { REPORT_SCHEMA_VERSION, type RunReport, type Selected, type SplitMetrics } from '../../report/schema.js';
+import { writeRunReport } from '../../report/write.js';
+import { trainClassifier, type TrainOptions } from '../frozen-backbone.js';
 import type { Pooling } from '../extract.js';
 import { fineTune, headFromClassifier, resumeTraining, trainFromScratch, type EndToEndOptions, type EndToEndResult } from './finetune.js';
 import type { Unfreeze } from './params.js';
@@ -27,23 +28,21 @@ export interface PipelineOptions extends Omit<EndToEndOptions, 'dataset' | 'chec
   unfreeze?: Unfreeze;
   backboneLrMult?: number;
   /** Options of the frozen-feature head stage (trainClassifier); its epochs are `--epochs-head`. */
-  head?: Omit<TrainOptions, 'model' | 'out' | 'seed' | 'val' | 'target' | 'progress' | 'log'>;
+  head?: Omit<TrainOptions, 'model' | 'out' | 'seed' | 'val' | 'target' | 'progress' | 'log' | 'command'>;
   plots?: boolean;
+  /** The argv that reproduces the run, recorded in the report (the CLI passes its own). */
+  command?: string[];
 }
 
-export interface PipelineReport {
-  mode: 'fine-tune' | 'scratch';
-  classes: string[];
-  /** The head on frozen features (fine-tune mode): same split, same seed. */
-  frozen?: { accuracy: number; top3: number; loss: number; n: number; epochs: number };
-  fineTuned?: SplitReport;
-  scratch?: SplitReport;
-  bestEpoch: number;
-  history: EndToEndResult['history'];
-  trained: EndToEndResult['trained'];
-  interrupted: boolean;
-  timing: EndToEndResult['timing'] & { headSeconds?: number; totalSeconds: number };
-  files: { model?: string; report?: string; curves?: string; confusion?: string; checkpoint: string };
+/** report.json of a fine-tune / from-scratch run: the one schema of every mode (report/schema.ts). */
+export type PipelineReport = RunReport;
+
+/** What the frozen-head stage leaves in the checkpoint, so that a resumed run reports it too. */
+interface FrozenStage {
+  frozen: { val?: SplitMetrics; test?: SplitMetrics };
+  selected: Selected;
+  headSeconds: number;
+  report: string;
 }
 
 /** Runs (or, with `resume`, continues from that checkpoint folder) a fine-tuning or from-scratch training and writes its outputs to `out`. */
@@ -52,11 +51,10 @@ export async function trainEndToEnd(dataset: string | undefined, opts: PipelineO
   const checkpoint = opts.resume ?? path.join(opts.out, 'checkpoint');
   const hooks = { signal: opts.signal, onEpoch: opts.onEpoch, progress: opts.progress, log: opts.log };
   let result: EndToEndResult;
-  let headSeconds: number | undefined;
   if (opts.resume) {
     result = await resumeTraining(opts.resume, hooks);
   } else if (opts.architecture) {
-    const { head: _head, resume: _resume, ...rest } = opts;
+    const { head: _head, resume: _resume, command: _command, ...rest } = opts;
     result = await trainFromScratch({ ...rest, dataset: dataset!, architecture: opts.architecture, checkpointDir: checkpoint });
   } else {
     // Refuse a quantised backbone before spending minutes on its frozen head.
@@ -65,40 +63,68 @@ export async function trainEndToEnd(dataset: string | undefined, opts: PipelineO
     const frozenOut = path.join(opts.out, 'frozen');
     const frozen = await trainClassifier(dataset!, {
       ...opts.head, model: opts.model, tap: opts.tap, pooling: opts.pooling, seed: opts.seed, val: opts.val, target: opts.target,
-      out: frozenOut, plots: false, progress: opts.progress, log: opts.log,
+      out: frozenOut, plots: false, progress: opts.progress, log: opts.log, command: opts.command,
     });
-    headSeconds = (Date.now() - headStarted) / 1000;
-    opts.log?.(`frozen head: val accuracy ${(frozen.val.accuracy * 100).toFixed(2)}% (${frozen.val.n} images) — now unfreezing`);
+    const stage: FrozenStage = {
+      frozen: { val: frozen.val, test: frozen.test }, selected: frozen.selected,
+      headSeconds: (Date.now() - headStarted) / 1000, report: frozen.files.report!,
+    };
+    if (frozen.val) opts.log?.(`frozen head: val accuracy ${(frozen.val.accuracy * 100).toFixed(2)}% (${frozen.val.n} images) — now unfreezing`);
     const head = headFromClassifier(readModel(frozen.files.model!));
-    const summary = { accuracy: frozen.val.accuracy, top3: frozen.val.top3, loss: frozen.val.loss, n: frozen.val.n, epochs: frozen.head.epochs };
-    const { head: _head, resume: _resume, ...rest } = opts;
-    result = await fineTune({ ...rest, dataset: dataset!, model: opts.model!, head, checkpointDir: checkpoint, extra: { frozen: summary } });
+    const { head: _head, resume: _resume, command: _command, ...rest } = opts;
+    result = await fineTune({ ...rest, dataset: dataset!, model: opts.model!, head, checkpointDir: checkpoint, extra: { frozenStage: stage } });
   }
-  const mode = result.request.mode;
-  const report: PipelineReport = {
-    mode, classes: result.classes,
-    frozen: result.request.extra.frozen as PipelineReport['frozen'],
-    [mode === 'scratch' ? 'scratch' : 'fineTuned']: result.val,
-    bestEpoch: result.bestEpoch, history: result.history, trained: result.trained, interrupted: result.interrupted,
-    timing: { ...result.timing, headSeconds, totalSeconds: 0 },
-    files: { checkpoint },
-  };
-  const out = opts.out;
+  const report = endToEndReport(result, opts.command ?? null, checkpoint);
   if (!result.interrupted) {
-    await fs.promises.mkdir(out, { recursive: true });
-    report.files.model = path.join(out, 'model.onnx');
+    await fs.promises.mkdir(opts.out, { recursive: true });
+    report.files.model = path.join(opts.out, 'model.onnx');
     await writeModel(result.model, report.files.model);
-    if (opts.plots !== false && result.history.length) {
-      report.files.curves = path.join(out, 'curves.png');
-      await plotCurves(result.history, report.files.curves);
-      if (result.val?.confusion) {
-        report.files.confusion = path.join(out, 'confusion.png');
-        await plotConfusion(result.val.confusion, result.classes, report.files.confusion);
-      }
-    }
-    report.files.report = path.join(out, 'report.json');
+    await writeRunReport(report, opts.out, { plots: opts.plots, startedAt: started });
+  } else {
+    report.timing.totalSeconds = (Date.now() - started) / 1000;
   }
-  report.timing.totalSeconds = (Date.now() - started) / 1000;
-  if (report.files.report) await writeFileAtomic(report.files.report, JSON.stringify(report, null, 2));
   return report;
+}
+
+function endToEndReport(result: EndToEndResult, command: string[] | null, checkpoint: string): RunReport {
+  const r = result.request;
+  const stage = r.extra.frozenStage as FrozenStage | undefined;
+  const common: Selected = {
+    backbones: [],
+    regularisation: { weightDecay: r.weightDecay, labelSmoothing: r.labelSmoothing, augment: r.augment },
+    optimizer: { kind: r.optimizer, lr: r.lr, schedule: r.schedule, batchSize: r.batchSize },
+    epochs: { run: result.history.length, best: result.bestEpoch },
+    seed: r.seed,
+  };
+  const selected: Selected = r.mode === 'scratch'
+    ? { ...common, architecture: r.architecture, inputSize: r.inputSize, trainedParameters: result.trained.parameters }
+    : {
+      ...common,
+      backbones: [{ id: r.model!.id, tap: r.tap ?? 'features', pooling: r.pooling, featureDim: r.head?.inputDim }],
+      head: stage?.selected.head ?? (r.head ? { kind: r.head.kind, hidden: r.head.hidden } : undefined),
+      fineTune: {
+        blocks: result.trained.blocks, layers: result.trained.layers.length, parameters: result.trained.parameters,
+        backboneLrMult: r.backboneLrMult!, unfreeze: r.unfreeze, headEpochs: stage?.selected.epochs?.run,
+      },
+      search: stage?.selected.search,
+    };
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    mode: r.mode,
+    command,
+    classes: result.classes,
+    dataset: result.dataset,
+    selected,
+    val: result.val,
+    test: result.test,
+    ...(r.mode === 'fine-tune' ? { frozen: stage?.frozen ?? {} } : {}),
+    history: result.history,
+    skipped: result.skipped,
+    timing: {
+      totalSeconds: 0, headSeconds: stage?.headSeconds, setupSeconds: result.timing.setupSeconds, trainSeconds: result.timing.trainSeconds,
+      stepMs: result.timing.stepMs, imagesPerSecond: result.timing.imagesPerSecond, evalSeconds: result.timing.evalSeconds,
+    },
+    files: { checkpoint, ...(stage ? { frozen: stage.report } : {}) },
+    interrupted: result.interrupted,
+  };
 }

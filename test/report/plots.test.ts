@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { EpochRow } from '../../src/report/history.js';
-import { plotConfusion, plotCurves } from '../../src/viz/plots.js';
+import { plotConfusion, plotCurves } from '../../src/report/plots.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-plots-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));

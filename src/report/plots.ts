@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
-import type { EpochRow } from '../report/history.js';
+import type { EpochRow } from './history.js';
 import { GraftError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsutil.js';
 
@@ -16,21 +16,43 @@ const baseConfig = {
   title: { fontSize: 14 },
 };
 
-/** Renders a vega-lite spec to PNG (SVG via vega's headless view, rasterised by sharp at `scale`× resolution). */
-export async function renderVegaLite(spec: TopLevelSpec, scale = 2): Promise<Buffer> {
+const chartName = (spec: TopLevelSpec): string => String(spec.title ?? spec.description ?? 'untitled');
+
+/** Renders a vega-lite spec to SVG text with vega's headless view (no browser, no network): inlined by report.html. */
+export async function vegaLiteSvg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   try {
-    const svg = await view.toSVG();
-    return await sharp(Buffer.from(svg), { density: 72 * scale }).png().toBuffer();
+    return await view.toSVG();
   } catch (err) {
-    throw new GraftError('RUNTIME', `rendering chart '${String(spec.title ?? spec.description ?? 'untitled')}' failed: ${String(err)}`, { cause: err });
+    throw new GraftError('RUNTIME', `rendering chart '${chartName(spec)}' failed: ${String(err)}`, { cause: err });
   } finally {
     view.finalize();
   }
 }
 
+/** Renders a vega-lite spec to PNG (its SVG rasterised by sharp at `scale`× resolution). */
+export async function renderVegaLite(spec: TopLevelSpec, scale = 2): Promise<Buffer> {
+  return svgToPng(await vegaLiteSvg(spec), scale, chartName(spec));
+}
+
+/** Rasterises a chart's SVG (from vegaLiteSvg) at `scale`× resolution. */
+export async function svgToPng(svg: string, scale = 2, name = 'chart'): Promise<Buffer> {
+  try {
+    return await sharp(Buffer.from(svg), { density: 72 * scale }).png().toBuffer();
+  } catch (err) {
+    throw new GraftError('RUNTIME', `rasterising chart '${name}' failed: ${String(err)}`, { cause: err });
+  }
+}
+
 /** Loss and accuracy per epoch, train vs val, side by side; writes `file` atomically when given. */
 export async function plotCurves(history: EpochRow[], file?: string): Promise<Buffer> {
+  const png = await renderVegaLite(curvesSpec(history));
+  if (file) await writeFileAtomic(file, png);
+  return png;
+}
+
+/** The vega-lite spec of plotCurves. */
+export function curvesSpec(history: EpochRow[]): TopLevelSpec {
   if (history.length === 0) throw new GraftError('BAD_ARGUMENT', 'plotCurves: empty training history');
   const values: { epoch: number; split: string; metric: string; value: number }[] = [];
   for (const row of history) {
@@ -63,9 +85,7 @@ export async function plotCurves(history: EpochRow[], file?: string): Promise<Bu
     hconcat: [panel('loss', 'Loss'), panel('accuracy', 'Accuracy')],
     config: baseConfig,
   };
-  const png = await renderVegaLite(spec);
-  if (file) await writeFileAtomic(file, png);
-  return png;
+  return spec;
 }
 
 export interface ConfusionPlotOptions {
@@ -76,6 +96,13 @@ export interface ConfusionPlotOptions {
 
 /** Confusion heat-map (rows actual, columns predicted) with the value printed in every non-empty cell; writes `file` atomically when given. */
 export async function plotConfusion(confusion: number[][], classes: string[], file?: string, options: ConfusionPlotOptions = {}): Promise<Buffer> {
+  const png = await renderVegaLite(confusionSpec(confusion, classes, options));
+  if (file) await writeFileAtomic(file, png);
+  return png;
+}
+
+/** The vega-lite spec of plotConfusion. */
+export function confusionSpec(confusion: number[][], classes: string[], options: ConfusionPlotOptions = {}): TopLevelSpec {
   const k = classes.length;
   if (k === 0 || confusion.length !== k || confusion.some((row) => row.length !== k)) {
     throw new GraftError('SHAPE', `plotConfusion: confusion matrix is not ${k}×${k} for ${k} class names`);
@@ -142,7 +169,5 @@ export async function plotConfusion(confusion: number[][], classes: string[], fi
     ],
     config: { ...baseConfig, axis: { ...baseConfig.axis, grid: false, ticks: false, domain: false } },
   };
-  const png = await renderVegaLite(spec);
-  if (file) await writeFileAtomic(file, png);
-  return png;
+  return spec;
 }

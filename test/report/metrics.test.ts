@@ -8,7 +8,7 @@ import {
   formatClassificationReport,
   mostConfused,
   topKAccuracy,
-} from '../../src/train/metrics.js';
+} from '../../src/report/metrics.js';
 
 // 10 samples, 3 classes. Actual: 4× cat, 3× dog, 3× fox.
 const classes = ['cat', 'dog', 'fox'];

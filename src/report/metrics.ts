@@ -1,5 +1,21 @@
+/** Classification metrics over logits/predictions and labels: shared by training reports and `graft eval`. */
 import { GraftError } from '../util/errors.js';
-import { checkLabels, type FloatArray } from './loss.js';
+
+/** Row-major scores [n, nClasses] (logits or probabilities). */
+export type FloatArray = ArrayLike<number>;
+
+/** Checks that every label is an integer in [0, nClasses). */
+export function checkLabels(labels: ArrayLike<number>, n: number, nClasses: number, what = 'labels'): void {
+  if (labels.length < n) {
+    throw new GraftError('SHAPE', `${what}: ${labels.length} labels for ${n} samples`);
+  }
+  for (let i = 0; i < n; i++) {
+    const y = labels[i];
+    if (!Number.isInteger(y) || y < 0 || y >= nClasses) {
+      throw new GraftError('BAD_ARGUMENT', `${what}[${i}] = ${y} is not a class index in [0, ${nClasses})`);
+    }
+  }
+}
 
 // Kept exported from here for the report code that imports it with the metrics; the row maths live in math/rows.
 export { argmaxRows } from '../math/rows.js';
