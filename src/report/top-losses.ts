@@ -8,7 +8,7 @@ import type { TopLoss } from './schema.js';
 const TILE = 160;
 
 /** The image reduced to fit size×size, or undefined when it cannot be read any more (moved or changed since scoring). */
-async function thumbnail(file: string, size: number): Promise<RgbImage | undefined> {
+async function thumbnail(file: string, size = TILE): Promise<RgbImage | undefined> {
   try {
     const opened = await openImage(file);
     return await toRgb(opened, opened.image.resize(size, size, { fit: 'inside', withoutEnlargement: true }));
@@ -22,9 +22,16 @@ export function topLossCaption(t: TopLoss): string {
   return `${t.actual} → ${t.predicted}\np=${t.probability.toFixed(2)} · loss ${t.loss.toFixed(2)}`;
 }
 
+/** Each top-loss image decoded once at tile size (undefined where unreadable now): for the grid and for report.html. */
+export function topLossThumbnails(list: TopLoss[]): Promise<(RgbImage | undefined)[]> {
+  return Promise.all(list.map((t) => thumbnail(t.path)));
+}
+
 /** Grid of the top-loss images with "actual → predicted / probability · loss" captions; undefined when none can be read. */
-export async function plotTopLosses(list: TopLoss[], file?: string, opts: { columns?: number; title?: string } = {}): Promise<Buffer | undefined> {
-  const thumbs = await Promise.all(list.map((t) => thumbnail(t.path, TILE)));
+export async function plotTopLosses(
+  list: TopLoss[], file?: string, opts: { columns?: number; title?: string; thumbnails?: (RgbImage | undefined)[] } = {},
+): Promise<Buffer | undefined> {
+  const thumbs = opts.thumbnails ?? await topLossThumbnails(list);
   const tiles = list.flatMap((t, i) => (thumbs[i] ? [{ image: thumbs[i], title: topLossCaption(t) }] : []));
   if (!tiles.length) return undefined;
   const grid = await renderGrid(tiles, {
@@ -37,10 +44,9 @@ export async function plotTopLosses(list: TopLoss[], file?: string, opts: { colu
   return png;
 }
 
-/** A small JPEG of each image as a data: URI (report.html must not reference files), undefined where unreadable. */
-export async function thumbnailDataUris(files: string[], size = TILE): Promise<(string | undefined)[]> {
-  return Promise.all(files.map(async (f) => {
-    const img = await thumbnail(f, size);
+/** Each thumbnail as a small JPEG data: URI (report.html must not reference files), undefined where unreadable. */
+export async function thumbnailDataUris(thumbs: (RgbImage | undefined)[]): Promise<(string | undefined)[]> {
+  return Promise.all(thumbs.map(async (img) => {
     if (!img) return undefined;
     const jpeg = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).jpeg({ quality: 80 }).toBuffer();
     return `data:image/jpeg;base64,${jpeg.toString('base64')}`;

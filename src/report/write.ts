@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../util/fsutil.js';
 import { renderReportHtml, type HtmlAssets } from './html.js';
 import { confusionSpec, curvesSpec, svgToPng, vegaLiteSvg } from './plots.js';
 import { shownSplit, type RunReport } from './schema.js';
-import { plotTopLosses, thumbnailDataUris } from './top-losses.js';
+import { plotTopLosses, thumbnailDataUris, topLossThumbnails } from './top-losses.js';
 
 export interface WriteReportOptions {
   /** Also write curves.png, confusion.png and top-losses.png (report.json and report.html are always written). */
@@ -42,15 +42,15 @@ export async function writeRunReport(report: RunReport, out: string, opts: Write
     return file;
   };
   const losses = shown?.metrics.topLosses ?? [];
-  const thumbnails = async () => {
-    if (losses.length) assets.thumbnails = await thumbnailDataUris(losses.map((t) => t.path));
-  };
-  const topLossGrid = async () => {
-    if (!plots || !losses.length) return;
+  const topLosses = async () => {
+    if (!losses.length) return;
+    const thumbnails = await topLossThumbnails(losses);
+    assets.thumbnails = await thumbnailDataUris(thumbnails);
+    if (!plots) return;
     const file = path.join(out, 'top-losses.png');
-    return (await plotTopLosses(losses, file, { title: `Top losses (${shown!.name}): actual → predicted, p(predicted), loss` })) ? file : undefined;
+    return (await plotTopLosses(losses, file, { thumbnails, title: `Top losses (${shown!.name}): actual → predicted, p(predicted), loss` })) ? file : undefined;
   };
-  const [curvesFile, confusionFile, , topLossesFile] = await Promise.all([curves(), confusion(), thumbnails(), topLossGrid()]);
+  const [curvesFile, confusionFile, topLossesFile] = await Promise.all([curves(), confusion(), topLosses()]);
   // Assigned in a fixed order, so report.json's key order does not depend on which file was finished first.
   if (curvesFile) report.files.curves = curvesFile;
   if (confusionFile) report.files.confusion = confusionFile;
