@@ -310,7 +310,7 @@ async function scanDir(dir: string): Promise<{ dirs: string[]; images: string[] 
 }
 
 /** All image files below dir, recursively (symlinked folders followed once), sorted. */
-async function collectImages(dir: string, seen = new Set<string>()): Promise<string[]> {
+export async function collectImages(dir: string, seen = new Set<string>()): Promise<string[]> {
   const real = await fs.promises.realpath(dir);
   if (seen.has(real)) return [];
   seen.add(real);
