@@ -144,12 +144,12 @@ async function extractShard(p: LoadedPlan, files: string[], io: ShardIo): Promis
       for await (const batch of runImages({ ...m, model: backbone.model }, session, [backbone.output], files, {
         batchSize: p.plan.options.batchSize, progress: io.progress, onFailure: (f) => io.onFailure(files.indexOf(f.path), f.reason),
       })) {
-        injectFault(io, rows);
         if (batch.indices.some((i) => i <= last)) throw new GraftError('RUNTIME', 'image runner returned rows out of order');
         last = batch.indices[batch.indices.length - 1];
         const data = batch.outputs[backbone.output].data;
         await fh.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
         rows += batch.indices.length;
+        injectFault(io, rows);
       }
       return rows;
     });
