@@ -57,6 +57,7 @@ export function register(program: Command): void {
       const dataset = merged?.plan.plan.root ?? datasetArg;
       if (!dataset) throw new Error('graft train: give a dataset folder, or --features PLAN');
       if (merged && datasetArg) throw new Error('graft train: give either a dataset or --features PLAN, not both');
+      if (merged && f.model) throw new Error('graft train --features: the model is the plan\'s (plan.json); drop --model');
       if (wantsEndToEnd(f)) {
         if (merged) throw new Error('graft train: --fine-tune / --from-scratch need the images, not --features');
         return runEndToEnd(dataset, f, cmd);
