@@ -12,7 +12,9 @@ const LAYERS = [
   ['onnx', 'image'],
   ['runtime'],
   ['models', 'autodiff', 'data', 'report', 'optim'],
-  ['train', 'predict', 'viz', 'attack', 'scale'],
+  ['train', 'predict', 'viz', 'attack'],
+  // Scale-out orchestrates feature extraction (train/) and batch prediction (predict/) across machines.
+  ['scale'],
   ['index.ts'],
   ['cli', 'studio'],
 ];
@@ -33,7 +35,7 @@ const downwardOnly = LAYERS.slice(0, -1).flatMap((layer, i) =>
  * each other; the library features do not use each other — what two features share goes down a layer
  * (runtime/, report/, optim/, math/). Shared services may use each other, without cycles (import-x/no-cycle).
  */
-const FEATURES = ['train', 'predict', 'viz', 'attack', 'scale'];
+const FEATURES = ['train', 'predict', 'viz', 'attack'];
 /**
  * Until the report engineer's move of train/metrics.ts and viz/plots.ts into report/ is merged, those two files
  * are reached across the feature layer; the exceptions go away with them.

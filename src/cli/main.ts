@@ -13,8 +13,12 @@ import { register as explain } from './commands/explain.js';
 import { register as datasets } from './commands/datasets.js';
 import { register as attack } from './commands/attack.js';
 import { register as robustnessCmd } from './commands/robustness.js';
+import { register as plan } from './commands/plan.js';
+import { register as shard } from './commands/shard.js';
+import { register as status } from './commands/status.js';
+import { register as merge } from './commands/merge.js';
 
-const COMMANDS = [classify, inspect, features, models, datasets, train, predict, dream, explain, attack, robustnessCmd];
+const COMMANDS = [classify, inspect, features, models, datasets, train, predict, dream, explain, attack, robustnessCmd, plan, shard, status, merge];
 
 export function buildProgram(): Command {
   const program = new Command('graft')

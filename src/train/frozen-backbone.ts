@@ -7,7 +7,7 @@ import path from 'node:path';
 import { openDataset, type Dataset, type Split, type Target } from '../data/dataset.js';
 import { loadModel, type GraftModel } from '../models/load.js';
 import { DEFAULT_MODEL } from '../models/registry.js';
-import { backboneAt, extractFeatures, type Pooling } from './extract.js';
+import { backboneAt, extractFeatures, type ExtractResult, type Pooling } from './extract.js';
 import { exportClassifier } from './export.js';
 import { createHead, computeStandardisation, type DenseHead, type HeadKind } from './heads.js';
 import { evaluateHead, fitHead, formatEpochRow, type FeatureSet } from './fit.js';
@@ -51,6 +51,8 @@ export interface TrainOptions {
   command?: string[];
   progress?: ProgressSink;
   log?: (line: string) => void;
+  /** Features extracted elsewhere (merged shards of `graft plan extract`): no dataset scan, no extraction. */
+  features?: { dataset: Dataset; extracted: ExtractResult };
 }
 
 /** report.json of a run: one schema for every mode (report/schema.ts). */
@@ -63,7 +65,7 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
   const started = Date.now();
   const log = opts.log ?? (() => {});
   const seed = opts.seed ?? TRAIN_DEFAULTS.seed;
-  const ds = await openDataset(datasetRoot, { val: opts.val, seed, target: opts.target });
+  const ds = opts.features?.dataset ?? await openDataset(datasetRoot, { val: opts.val, seed, target: opts.target });
   const model = typeof opts.model === 'object' ? opts.model : await loadModel(opts.model ?? DEFAULT_MODEL, { randomWeights: opts.randomWeights, seed, progress: opts.progress });
   const tap = opts.tap ?? 'features';
   const bySplit = splitSamples(ds);
@@ -71,7 +73,7 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
   log(`dataset ${ds.root} (${ds.layout}): ${ds.classes.length} classes, ${Object.entries(bySplit).map(([k, v]) => `${v.length} ${k}`).join(', ')}`);
 
   const files = ds.samples.map((s) => s.path);
-  const ex = await extractFeatures(model, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize: opts.batchSize && opts.batchSize <= 64 ? opts.batchSize : 32 });
+  const ex = opts.features?.extracted ?? await extractFeatures(model, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize: opts.batchSize && opts.batchSize <= 64 ? opts.batchSize : 32 });
   log(`features: ${ex.extracted} extracted, ${ex.fromCache} from cache, ${ex.failures.length} unreadable (${ex.seconds.toFixed(1)} s)`);
   const rowOf = new Map(ex.rows.map((fileIndex, r) => [fileIndex, r]));
   const sets = {} as Record<Split, FeatureSet & { paths: string[] }>;

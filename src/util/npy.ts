@@ -5,7 +5,7 @@ import { writeFileAtomicSync } from './fsutil.js';
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 
 /** NumPy format 1.0 header for a C-order little-endian float32 array, padded so the data starts at a multiple of 64 bytes. */
-function npyHeader(shape: number[]): Buffer {
+export function npyHeader(shape: number[]): Buffer {
   const dims = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': ${dims}, }`;
   const unpadded = MAGIC.length + 4 + dict.length + 1;

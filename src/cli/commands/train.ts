@@ -10,17 +10,19 @@ import { addModelOptions, intOption, numberOption, printJson, type ModelFlags } 
 import { terminalProgress } from '../progress.js';
 import { invocation } from '../invocation.js';
 import { printRunReport } from '../print-report.js';
+import { loadMergedFeatures } from '../../scale/index.js';
 
 interface Flags extends ModelFlags, EndToEndFlags {
   tap?: string; pooling: string; standardize: boolean; head: string; hidden?: string; dropout?: string; epochs: string; lr: string; batch: string; optimizer: string;
   schedule: string; weightDecay: string; labelSmoothing?: string; classWeights?: string; clipNorm?: string; earlyStopping?: string;
-  val?: string; refit?: boolean; deleteCorrupt?: boolean; target?: string; out: string; json?: boolean; plots: boolean;
+  features?: string; val?: string; refit?: boolean; deleteCorrupt?: boolean; target?: string; out: string; json?: boolean; plots: boolean;
 }
 
 export function register(program: Command): void {
-  addModelOptions(program.command('train <dataset>').description('train a classifier on frozen pretrained features; writes DIR/model.onnx, report.json, report.html, curves.png, confusion.png, top-losses.png'))
+  addModelOptions(program.command('train [dataset]').description('train a classifier on frozen pretrained features; writes DIR/model.onnx, report.json, report.html, curves.png, confusion.png, top-losses.png'))
     .option('--tap <layer>', 'backbone layer whose (pooled) output feeds the head', 'features')
     .option('--pooling <p>', 'pooling of a spatial tap: avg | avgmax (fastai concat pooling)', 'avg')
+    .option('--features <plan>', 'train on the merged features of `graft plan extract` (model, tap, pooling and split come from the plan)')
     .option('--no-standardize', 'do not standardise features (standardisation is folded into the exported head)')
     .option('--head <kind>', 'linear | mlp', TRAIN_DEFAULTS.head)
     .option('--hidden <sizes>', 'MLP hidden sizes, comma-separated', '256')
@@ -51,11 +53,19 @@ export function register(program: Command): void {
     .option('--from-scratch', 'train every weight from random initialisation (with --random-weights, or --model scratch-cnn)')
     .option('--input-size <px>', 'from scratch: input side (default: the architecture\'s, scratch-cnn 128)')
     .option('--resume <dir>', 'continue an interrupted --fine-tune / --from-scratch run from its checkpoint folder (OUT/checkpoint)')
-    .action(async (dataset: string, f: Flags, cmd: Command) => {
-      if (wantsEndToEnd(f)) return runEndToEnd(dataset, f, cmd);
+    .action(async (datasetArg: string | undefined, f: Flags, cmd: Command) => {
+      const merged = f.features ? await loadMergedFeatures(f.features) : undefined;
+      const dataset = merged?.plan.plan.root ?? datasetArg;
+      if (!dataset) throw new Error('graft train: give a dataset folder, or --features PLAN');
+      if (merged && datasetArg) throw new Error('graft train: give either a dataset or --features PLAN, not both');
+      if (merged && f.model) throw new Error('graft train --features: the model is the plan\'s (plan.json); drop --model');
+      if (wantsEndToEnd(f)) {
+        if (merged) throw new Error('graft train: --fine-tune / --from-scratch need the images, not --features');
+        return runEndToEnd(dataset, f, cmd);
+      }
       const log = f.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
       const report = await trainClassifier(dataset, {
-        model: f.model, randomWeights: f.randomWeights, tap: f.tap, pooling: f.pooling as Pooling, standardize: f.standardize,
+        features: merged, model: merged?.model ?? f.model, randomWeights: f.randomWeights, tap: merged?.plan.plan.options.tap ?? f.tap, pooling: merged?.plan.plan.options.pooling ?? (f.pooling as Pooling), standardize: f.standardize,
         head: f.head as HeadKind, hidden: f.hidden?.split(',').map((h) => intOption(h, '--hidden')), dropout: f.dropout ? numberOption(f.dropout, '--dropout') : undefined,
         epochs: intOption(f.epochs, '--epochs'), lr: numberOption(f.lr, '--lr'), batchSize: intOption(f.batch, '--batch'),
         optimizer: f.optimizer as OptimizerKind, schedule: f.schedule, weightDecay: numberOption(f.weightDecay, '--weight-decay'),
