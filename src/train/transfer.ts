@@ -7,9 +7,11 @@ import path from 'node:path';
 import { openDataset, type Dataset as ImageDataset, type Split, type Target } from '../data/dataset.js';
 import { loadModel, type GraftModel } from '../models/load.js';
 import { DEFAULT_MODEL } from '../models/registry.js';
-import { backboneAt, extractFeatures, type Pooling } from './extract.js';
-import { exportClassifier } from './export.js';
-import { createHead, computeStandardisation, type DenseHead, type HeadKind } from './heads.js';
+import { backboneAt, extractConcatenated, type Pooling } from './extract.js';
+import { exportClassifier, type Tta } from './export.js';
+import { createHead, computeStandardisation, type DenseHead, type HeadKind, type Standardisation } from './heads.js';
+import { LogisticProblem } from './logistic.js';
+import { fitLogistic, selectWeightDecay, type CvScore, type Selection } from './select.js';
 import { evaluateHead, fitHead, formatEpochRow, type Dataset as FeatureSet, type EpochRow } from './fit.js';
 import { argmaxRows, classMetrics, confusionMatrix, mostConfused, topKAccuracy, type ClassMetrics } from './metrics.js';
 import type { OptimizerKind } from './optim.js';
@@ -17,6 +19,7 @@ import { plotConfusion, plotCurves } from '../viz/plots.js';
 import { writeFileAtomic } from '../util/fsutil.js';
 import { GraftError } from '../util/errors.js';
 import type { ProgressSink } from '../util/progress.js';
+import { softmaxRows } from '../predict/runner.js';
 
 export interface TrainOptions {
   model?: string | GraftModel;
@@ -42,6 +45,14 @@ export interface TrainOptions {
   val?: number;
   /** After training with validation, retrain on train ∪ validation for the best epoch count (sklearn's refit). */
   refit?: boolean;
+  /** Linear head: 'lbfgs' (default: full batch, weight decay by CV unless given) or 'sgd' (mini-batch, the MLP path). */
+  solver?: 'lbfgs' | 'sgd';
+  /** Folds of the weight-decay cross-validation (default 5). */
+  cvFolds?: number;
+  /** Test-time augmentation in the reported numbers: 'flip' averages each image with its mirror image. */
+  tta?: Tta;
+  /** TTA baked into the exported model.onnx (default: the same as tta). */
+  exportTta?: Tta;
   seed?: number;
   target?: Target;
   out?: string;
@@ -60,11 +71,28 @@ export interface SplitReport {
   mostConfused?: [string, string, number][];
 }
 
+/** What the defaults chose, and from what evidence (report.selected.head). */
+export interface HeadSelection {
+  kind: HeadKind;
+  solver: string;
+  weightDecay: number;
+  epochs?: number;
+  cvFolds?: number;
+  cvScores?: CvScore[];
+  selectedOn?: 'validation' | 'none';
+  fittedOn?: number;
+  iterations?: number;
+  evaluations?: number;
+}
+
 export interface TrainReport {
   classes: string[];
   dataset: { root: string; layout: string; counts: Record<string, number>; notes: string[] };
   model: { id: string; tap: string; featureDim: number };
   head: { kind: HeadKind; hidden: number[]; epochs: number; bestEpoch: number; optimizer: string; lr: number; schedule: string; seed: number };
+  /** What was selected by cross-validation (or validation) and how. */
+  selected: { head: HeadSelection };
+  tta: Tta;
   val: SplitReport;
   test?: SplitReport;
   history: EpochRow[];
@@ -82,27 +110,167 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
   const started = Date.now();
   const log = opts.log ?? (() => {});
   const seed = opts.seed ?? TRAIN_DEFAULTS.seed;
-  const ds = await openDataset(datasetRoot, { val: opts.val, seed, target: opts.target });
-  const model = typeof opts.model === 'object' ? opts.model : await loadModel(opts.model ?? DEFAULT_MODEL, { randomWeights: opts.randomWeights, seed, progress: opts.progress });
+  // Without an explicit validation split, nothing is held out: cross-validation selects, every labelled image trains.
+  const ds = await openDataset(datasetRoot, { val: opts.val ?? 0, seed, target: opts.target });
+  const models = await loadModels(opts.model, { randomWeights: opts.randomWeights, seed, progress: opts.progress });
   const tap = opts.tap ?? 'features';
+  const tta = opts.tta ?? 'none';
   const bySplit = splitSamples(ds);
   if (!bySplit.train.length) throw new GraftError('DATASET', `${datasetRoot}: no training images`);
   log(`dataset ${ds.root} (${ds.layout}): ${ds.classes.length} classes, ${Object.entries(bySplit).map(([k, v]) => `${v.length} ${k}`).join(', ')}`);
 
   const files = ds.samples.map((s) => s.path);
-  const ex = await extractFeatures(model, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize: opts.batchSize && opts.batchSize <= 64 ? opts.batchSize : 32 });
-  log(`features: ${ex.extracted} extracted, ${ex.fromCache} from cache, ${ex.failures.length} unreadable (${ex.seconds.toFixed(1)} s)`);
+  const batchSize = opts.batchSize && opts.batchSize <= 64 ? opts.batchSize : 32;
+  const ex = await extractConcatenated(models, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize });
+  const exFlip = tta === 'flip' ? await extractConcatenated(models, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize, flip: true }) : undefined;
+  log(`features: ${ex.extracted + (exFlip?.extracted ?? 0)} extracted, ${ex.fromCache + (exFlip?.fromCache ?? 0)} from cache, ${ex.failures.length} unreadable (${(ex.seconds + (exFlip?.seconds ?? 0)).toFixed(1)} s)${models.length > 1 ? `; ${models.map((m) => m.id).join(' ‖ ')} = ${ex.dim} dims` : ''}`);
   const rowOf = new Map(ex.rows.map((fileIndex, r) => [fileIndex, r]));
   const sets = {} as Record<Split, FeatureSet>;
-  for (const split of ['train', 'validation', 'test'] as Split[]) sets[split] = gather(ex.x, ex.dim, ds, rowOf, split);
-
+  const flipped = {} as Record<Split, FeatureSet>;
+  for (const split of ['train', 'validation', 'test'] as Split[]) {
+    sets[split] = gather(ex.x, ex.dim, ds, rowOf, split);
+    if (exFlip) flipped[split] = gather(exFlip.x, exFlip.dim, ds, new Map(exFlip.rows.map((fileIndex, r) => [fileIndex, r])), split);
+  }
   const kind = opts.head ?? TRAIN_DEFAULTS.head;
-  const hidden = kind === 'mlp' ? opts.hidden ?? [256] : [];
-  const standardisation = opts.standardize === false ? undefined : computeStandardisation(sets.train.x, sets.train.n, ex.dim);
-  const head = createHead({ kind, inputDim: ex.dim, nClasses: ds.classes.length, hidden, dropout: kind === 'mlp' ? opts.dropout ?? 0.2 : 0, standardisation }, seed);
   const val = sets.validation.n ? sets.validation : undefined;
-  const epochs = opts.epochs ?? TRAIN_DEFAULTS.epochs;
   const trainStarted = Date.now();
+  const ctx: HeadContext = { kind, sets, val, dim: ex.dim, nClasses: ds.classes.length, seed, opts, log };
+  const trained = kind === 'linear' && opts.solver !== 'sgd' ? await trainLinearCv(ctx) : trainIterative(ctx);
+  const trainSeconds = (Date.now() - trainStarted) / 1000;
+  const evalSplit = (head: DenseHead, split: Split) => splitReport(head, sets[split], ds.classes, exFlip ? flipped[split] : undefined);
+
+  const report: TrainReport = {
+    classes: ds.classes,
+    dataset: { root: ds.root, layout: ds.layout, counts: Object.fromEntries(Object.entries(bySplit).map(([k, v]) => [k, v.length])), notes: ds.notes },
+    model: { id: models.map((m) => m.id).join(','), tap, featureDim: ex.dim },
+    head: trained.summary,
+    selected: { head: trained.selected },
+    tta,
+    val: trained.valHead && val ? evalSplit(trained.valHead, 'validation') : { n: 0, accuracy: NaN, top3: NaN, loss: NaN },
+    refit: trained.refit,
+    test: sets.test.n ? evalSplit(trained.head, 'test') : undefined,
+    history: trained.history,
+    skipped: [...ds.skipped, ...ex.failures.map((f) => ({ path: f.path, reason: f.reason }))],
+    timing: {
+      extractSeconds: ex.seconds + (exFlip?.seconds ?? 0), extractedImages: ex.extracted, cachedImages: ex.fromCache,
+      imagesPerSecond: ex.extracted ? ex.extracted / ex.seconds : 0, trainSeconds, totalSeconds: 0,
+    },
+    files: {},
+  };
+
+  if (opts.out) {
+    await fs.promises.mkdir(opts.out, { recursive: true });
+    report.files.model = path.join(opts.out, 'model.onnx');
+    await exportClassifier(report.files.model, models.map((m) => ({ model: m, backbone: backboneAt(m, tap, opts.pooling) })), trained.head, { labels: ds.classes, tap, tta: opts.exportTta ?? tta });
+    if (opts.plots !== false) {
+      if (trained.history.length) {
+        report.files.curves = path.join(opts.out, 'curves.png');
+        await plotCurves(trained.history, report.files.curves);
+      }
+      const shown = report.test ?? report.val;
+      if (shown.confusion) {
+        report.files.confusion = path.join(opts.out, 'confusion.png');
+        await plotConfusion(shown.confusion, ds.classes, report.files.confusion);
+      }
+    }
+    report.files.report = path.join(opts.out, 'report.json');
+  }
+  report.timing.totalSeconds = (Date.now() - started) / 1000;
+  if (report.files.report) await writeFileAtomic(report.files.report, JSON.stringify(report, null, 2));
+  return report;
+}
+
+/** `a,b,c` (or one GraftModel) → the backbones, loaded once each. */
+async function loadModels(spec: string | GraftModel | undefined, opts: { randomWeights?: boolean; seed: number; progress?: ProgressSink }): Promise<GraftModel[]> {
+  if (typeof spec === 'object') return [spec];
+  const names = (spec ?? DEFAULT_MODEL).split(',').map((s) => s.trim()).filter(Boolean);
+  if (!names.length) throw new GraftError('BAD_ARGUMENT', '--model: no model named');
+  if (new Set(names).size !== names.length) throw new GraftError('BAD_ARGUMENT', `--model ${names.join(',')}: a model is named twice`);
+  const out: GraftModel[] = [];
+  for (const name of names) out.push(await loadModel(name, opts));
+  return out;
+}
+
+interface HeadContext {
+  kind: HeadKind;
+  sets: Record<Split, FeatureSet>;
+  val?: FeatureSet;
+  dim: number;
+  nClasses: number;
+  seed: number;
+  opts: TrainOptions;
+  log: (line: string) => void;
+}
+
+interface TrainedHead {
+  /** The head to export and test. */
+  head: DenseHead;
+  /** The head fitted on the training split only (what the validation split reports). */
+  valHead?: DenseHead;
+  summary: TrainReport['head'];
+  selected: HeadSelection;
+  history: EpochRow[];
+  refit?: TrainReport['refit'];
+}
+
+/**
+ * Default linear head: L-BFGS on the full batch (onnxruntime graph), weight decay chosen by k-fold CV on the
+ * training split, then refitted on every labelled non-test image. With a validation split, the head fitted on
+ * train alone is what the validation numbers describe.
+ */
+async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
+  const { sets, val, dim, nClasses, seed, opts, log } = ctx;
+  const all = val ? concatSets(sets.train, val) : sets.train;
+  const standardisation = opts.standardize === false ? undefined : computeStandardisation(all.x, all.n, dim);
+  const problem = await LogisticProblem.create({ x: standardise(all, standardisation), y: all.y, n: all.n, dim, nClasses });
+  try {
+    const trainRows = Array.from({ length: sets.train.n }, (_, i) => i);
+    const allRows = Array.from({ length: all.n }, (_, i) => i);
+    let weightDecay = opts.weightDecay;
+    let selection: Selection | undefined;
+    if (weightDecay === undefined) {
+      selection = await selectWeightDecay(problem, { rows: trainRows, labels: all.y, folds: opts.cvFolds, seed, log });
+      weightDecay = selection.weightDecay;
+    }
+    const toHead = (params: Float64Array) => {
+      const head = createHead({ kind: 'linear', inputDim: dim, nClasses, hidden: [], dropout: 0, standardisation }, seed);
+      head.loadParameters([params.subarray(0, nClasses * dim), params.subarray(nClasses * dim)]);
+      return head;
+    };
+    let valHead: DenseHead | undefined;
+    let start = selection?.start;
+    if (val) {
+      const onTrain = await fitLogistic(problem, trainRows, weightDecay, start);
+      valHead = toHead(onTrain.x);
+      start = onTrain.x;
+    }
+    const final = await fitLogistic(problem, allRows, weightDecay, start);
+    if (!final.converged) log(`L-BFGS stopped after ${final.iterations} iterations (max |gradient| ${final.gradMax.toExponential(1)})`);
+    log(`linear head: weight decay ${weightDecay}${selection ? ` (${selection.folds}-fold CV)` : ''}, fitted on ${all.n} images (${problem.evaluations} loss/gradient evaluations)`);
+    return {
+      head: toHead(final.x),
+      valHead,
+      summary: { kind: 'linear', hidden: [], epochs: final.iterations, bestEpoch: final.iterations, optimizer: 'lbfgs', lr: NaN, schedule: 'none', seed },
+      selected: {
+        kind: 'linear', solver: 'lbfgs', weightDecay,
+        cvFolds: selection?.folds, cvScores: selection?.scores,
+        fittedOn: all.n, iterations: final.iterations, evaluations: problem.evaluations,
+      },
+      history: [],
+      refit: val ? { epochs: final.iterations, images: all.n } : undefined,
+    };
+  } finally {
+    await problem.release();
+  }
+}
+
+/** Mini-batch heads (MLP, or --solver sgd): the original path, selection of epochs on the validation split. */
+function trainIterative(ctx: HeadContext): TrainedHead {
+  const { kind, sets, val, dim, nClasses, seed, opts, log } = ctx;
+  const hidden = kind === 'mlp' ? opts.hidden ?? [256] : [];
+  const standardisation = opts.standardize === false ? undefined : computeStandardisation(sets.train.x, sets.train.n, dim);
+  const head = createHead({ kind, inputDim: dim, nClasses, hidden, dropout: kind === 'mlp' ? opts.dropout ?? 0.2 : 0, standardisation }, seed);
+  const epochs = opts.epochs ?? TRAIN_DEFAULTS.epochs;
   const fitOptions = {
     epochs,
     batchSize: opts.batchSize ?? TRAIN_DEFAULTS.batchSize,
@@ -121,55 +289,33 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
     earlyStopping: opts.earlyStopping ? { patience: opts.earlyStopping } : undefined,
     onEpoch: (row) => log(formatEpochRow(row, epochs)),
   });
-  const valReport = val ? splitReport(fit.head as DenseHead, val, ds.classes) : undefined;
   let trained = fit.head as DenseHead;
   let refit: TrainReport['refit'];
   if (opts.refit && val) {
     // Model selection is done: train the same head again on train ∪ validation for the selected number of epochs.
     const all = concatSets(sets.train, val);
-    const fresh = createHead({ ...head.config(), standardisation: opts.standardize === false ? undefined : computeStandardisation(all.x, all.n, ex.dim) }, seed);
+    const fresh = createHead({ ...head.config(), standardisation: opts.standardize === false ? undefined : computeStandardisation(all.x, all.n, dim) }, seed);
     const again = fitHead({ ...fitOptions, epochs: fit.bestEpoch, head: fresh, train: all });
     trained = again.head as DenseHead;
     refit = { epochs: fit.bestEpoch, images: all.n };
     log(`refit on train + validation (${all.n} images) for ${fit.bestEpoch} epochs`);
   }
-  const trainSeconds = (Date.now() - trainStarted) / 1000;
-
-  const report: TrainReport = {
-    classes: ds.classes,
-    dataset: { root: ds.root, layout: ds.layout, counts: Object.fromEntries(Object.entries(bySplit).map(([k, v]) => [k, v.length])), notes: ds.notes },
-    model: { id: model.id, tap, featureDim: ex.dim },
-    head: { kind, hidden, epochs: fit.history.length, bestEpoch: fit.bestEpoch, optimizer: opts.optimizer ?? TRAIN_DEFAULTS.optimizer, lr: opts.lr ?? TRAIN_DEFAULTS.lr, schedule: opts.schedule ?? TRAIN_DEFAULTS.schedule, seed },
-    val: valReport ?? { n: 0, accuracy: NaN, top3: NaN, loss: NaN },
-    refit,
-    test: sets.test.n ? splitReport(trained, sets.test, ds.classes) : undefined,
+  return {
+    head: trained,
+    valHead: fit.head as DenseHead,
+    summary: { kind, hidden, epochs: fit.history.length, bestEpoch: fit.bestEpoch, optimizer: fitOptions.optimizer, lr: fitOptions.lr, schedule: fitOptions.schedule, seed },
+    selected: { kind, solver: fitOptions.optimizer, weightDecay: fitOptions.weightDecay, epochs: fit.bestEpoch, selectedOn: val ? 'validation' : 'none' },
     history: fit.history,
-    skipped: [...ds.skipped, ...ex.failures.map((f) => ({ path: f.path, reason: f.reason }))],
-    timing: {
-      extractSeconds: ex.seconds, extractedImages: ex.extracted, cachedImages: ex.fromCache,
-      imagesPerSecond: ex.extracted ? ex.extracted / ex.seconds : 0, trainSeconds, totalSeconds: 0,
-    },
-    files: {},
+    refit,
   };
+}
 
-  if (opts.out) {
-    await fs.promises.mkdir(opts.out, { recursive: true });
-    report.files.model = path.join(opts.out, 'model.onnx');
-    await exportClassifier(report.files.model, backboneAt(model, tap, opts.pooling), trained, { labels: ds.classes, backbone: model, tap });
-    if (opts.plots !== false) {
-      report.files.curves = path.join(opts.out, 'curves.png');
-      await plotCurves(fit.history, report.files.curves);
-      const shown = report.test ?? report.val;
-      if (shown.confusion) {
-        report.files.confusion = path.join(opts.out, 'confusion.png');
-        await plotConfusion(shown.confusion, ds.classes, report.files.confusion);
-      }
-    }
-    report.files.report = path.join(opts.out, 'report.json');
-  }
-  report.timing.totalSeconds = (Date.now() - started) / 1000;
-  if (report.files.report) await writeFileAtomic(report.files.report, JSON.stringify(report, null, 2));
-  return report;
+function standardise(data: FeatureSet, s: Standardisation | undefined): Float32Array {
+  if (!s) return data.x;
+  const out = new Float32Array(data.x.length);
+  const d = data.dim;
+  for (let i = 0; i < data.n; i++) for (let k = 0; k < d; k++) out[i * d + k] = (data.x[i * d + k] - s.mean[k]) / s.std[k];
+  return out;
 }
 
 function splitSamples(ds: ImageDataset): Record<Split, number[]> {
@@ -200,16 +346,27 @@ function concatSets(a: FeatureSet, b: FeatureSet): FeatureSet {
   return { x, y, n: a.n + b.n, dim: a.dim };
 }
 
-export function splitReport(head: DenseHead, data: FeatureSet, classes: string[]): SplitReport {
-  const ev = evaluateHead(head, data);
+/** Metrics of a head on a split; with `mirrored` features (TTA flip) the probabilities of both views are averaged. */
+export function splitReport(head: DenseHead, data: FeatureSet, classes: string[], mirrored?: FeatureSet): SplitReport {
   const k = classes.length;
-  const pred = argmaxRows(ev.logits, k);
+  const probs = softmaxRows(evaluateHead(head, data).logits, data.n);
+  if (mirrored) {
+    const other = softmaxRows(evaluateHead(head, mirrored).logits, mirrored.n);
+    for (let j = 0; j < probs.length; j++) probs[j] = (probs[j] + other[j]) / 2;
+  }
+  const pred = argmaxRows(probs, k);
   const confusion = confusionMatrix(data.y, pred, k);
+  let loss = 0;
+  let hits = 0;
+  for (let i = 0; i < data.n; i++) {
+    loss -= Math.log(Math.max(probs[i * k + data.y[i]], 1e-12));
+    if (pred[i] === data.y[i]) hits++;
+  }
   return {
     n: data.n,
-    accuracy: ev.accuracy,
-    top3: topKAccuracy(ev.logits, data.y, k, Math.min(3, k)),
-    loss: ev.loss,
+    accuracy: data.n ? hits / data.n : NaN,
+    top3: topKAccuracy(probs, data.y, k, Math.min(3, k)),
+    loss: data.n ? loss / data.n : NaN,
     perClass: classMetrics(confusion),
     confusion,
     mostConfused: mostConfused(confusion, classes, 1).slice(0, 10),

@@ -9,11 +9,17 @@ import type { Pooling } from '../../train/extract.js';
 import type { OptimizerKind } from '../../train/optim.js';
 import { addModelOptions, intOption, numberOption, printJson, type ModelFlags } from '../common.js';
 import { terminalProgress } from '../progress.js';
+import { GraftError } from '../../util/errors.js';
 
 interface Flags extends ModelFlags, EndToEndFlags {
   tap?: string; pooling: string; standardize: boolean; head: string; hidden?: string; dropout?: string; epochs: string; lr: string; batch: string; optimizer: string;
-  schedule: string; weightDecay: string; labelSmoothing?: string; classWeights?: string; clipNorm?: string; earlyStopping?: string;
+  schedule: string; weightDecay?: string; solver: string; cvFolds: string; tta: string; labelSmoothing?: string; classWeights?: string; clipNorm?: string; earlyStopping?: string;
   val?: string; refit?: boolean; deleteCorrupt?: boolean; target?: string; out: string; json?: boolean; plots: boolean;
+}
+
+function choice<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new GraftError('BAD_ARGUMENT', `${flag} ${value}: expected one of ${allowed.join(', ')}`);
+  return value as T;
 }
 
 export function register(program: Command): void {
@@ -29,12 +35,15 @@ export function register(program: Command): void {
     .option('--batch <b>', 'mini-batch size', String(TRAIN_DEFAULTS.batchSize))
     .option('--optimizer <o>', 'sgd | adam | adamw', TRAIN_DEFAULTS.optimizer)
     .option('--schedule <s>', 'constant | exp:0.98 | step:10:0.1 | cosine | onecycle', TRAIN_DEFAULTS.schedule)
-    .option('--weight-decay <x>', 'weight decay', String(TRAIN_DEFAULTS.weightDecay))
+    .option('--weight-decay <x>', `L2 weight decay (linear head: chosen by cross-validation unless given; other heads: ${TRAIN_DEFAULTS.weightDecay})`)
+    .option('--solver <s>', 'linear head: lbfgs (full batch, default) | sgd (mini-batch with --optimizer/--epochs/--lr)', 'lbfgs')
+    .option('--cv-folds <k>', 'folds of the cross-validation that selects the weight decay', '5')
+    .option('--tta <t>', 'test-time augmentation in the reported numbers and the exported model: none | flip (average with the mirror image)', 'none')
     .option('--label-smoothing <x>', 'label smoothing ε')
     .option('--class-weights <w>', 'balanced')
     .option('--clip-norm <x>', 'clip the gradient L2 norm')
     .option('--early-stopping <patience>', 'stop when val loss has not improved for this many epochs (best weights restored)')
-    .option('--val <fraction>', 'validation fraction when the dataset has no validation split', '0.2')
+    .option('--val <fraction>', 'hold out this fraction for validation when the dataset has no validation split (default: none; cross-validation selects)')
     .option('--refit', 'after selection on the validation split, retrain the head on train + validation for the best epoch count')
     .option('--delete-corrupt', 'delete the image files that could not be decoded (never done without this flag)')
     .option('--target <t>', 'Oxford-IIIT Pet: breed | species')
@@ -57,7 +66,8 @@ export function register(program: Command): void {
         model: f.model, randomWeights: f.randomWeights, tap: f.tap, pooling: f.pooling as Pooling, standardize: f.standardize,
         head: f.head as HeadKind, hidden: f.hidden?.split(',').map((h) => intOption(h, '--hidden')), dropout: f.dropout ? numberOption(f.dropout, '--dropout') : undefined,
         epochs: intOption(f.epochs, '--epochs'), lr: numberOption(f.lr, '--lr'), batchSize: intOption(f.batch, '--batch'),
-        optimizer: f.optimizer as OptimizerKind, schedule: f.schedule, weightDecay: numberOption(f.weightDecay, '--weight-decay'),
+        optimizer: f.optimizer as OptimizerKind, schedule: f.schedule, weightDecay: f.weightDecay !== undefined ? numberOption(f.weightDecay, '--weight-decay') : undefined,
+        solver: choice(f.solver, ['lbfgs', 'sgd'] as const, '--solver'), cvFolds: intOption(f.cvFolds, '--cv-folds'), tta: choice(f.tta, ['none', 'flip'] as const, '--tta'),
         labelSmoothing: f.labelSmoothing ? numberOption(f.labelSmoothing, '--label-smoothing') : undefined,
         classWeights: f.classWeights === 'balanced' ? 'balanced' : undefined,
         clipNorm: f.clipNorm ? numberOption(f.clipNorm, '--clip-norm') : undefined,
@@ -71,8 +81,10 @@ export function register(program: Command): void {
         for (const file of await deleteCorrupt(corrupt)) log(`deleted ${file}`);
       }
       if (f.json) return printJson(report);
+      const sel = report.selected.head;
+      if (sel.cvScores) console.log(`selected: ${sel.kind} head, weight decay ${sel.weightDecay} by ${sel.cvFolds}-fold CV (accuracy ${sel.cvScores.map((s) => `${s.weightDecay}: ${(s.accuracy * 100).toFixed(1)}%`).join(', ')}); refit on ${sel.fittedOn} images${report.tta !== 'none' ? `; TTA ${report.tta}` : ''}`);
       const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
-      console.log(`\nvalidation: accuracy ${pct(report.val.accuracy)}  top-3 ${pct(report.val.top3)}  loss ${report.val.loss.toFixed(4)}  (${report.val.n} images)`);
+      if (report.val.n) console.log(`\nvalidation: accuracy ${pct(report.val.accuracy)}  top-3 ${pct(report.val.top3)}  loss ${report.val.loss.toFixed(4)}  (${report.val.n} images)`);
       if (report.test) console.log(`test:       accuracy ${pct(report.test.accuracy)}  top-3 ${pct(report.test.top3)}  loss ${report.test.loss.toFixed(4)}  (${report.test.n} images)`);
       const shown = report.test ?? report.val;
       if (shown.confusion && report.classes.length <= 10) console.log('\n' + formatClassificationReport(shown.confusion, report.classes));
