@@ -28,6 +28,11 @@ export interface SelectOptions {
   weightDecays?: number[];
   folds?: number;
   seed?: number;
+  /**
+   * Row r + mirrorOffset is a mirrored copy of row r (training-time flip augmentation): it is fitted with r and
+   * never scored, so an image and its mirror are always in the same fold.
+   */
+  mirrorOffset?: number;
   solver?: LbfgsOptions;
   log?: (line: string) => void;
 }
@@ -64,7 +69,11 @@ export function stratifiedFolds(rows: number[], labels: ArrayLike<number>, k: nu
   return fold;
 }
 
-/** Chooses the weight decay by k-fold CV: highest mean held-out accuracy, ties broken by lower held-out loss. */
+/**
+ * Chooses the weight decay by k-fold CV: lowest mean held-out cross-entropy. Not accuracy: shrinking a linear
+ * head barely moves its argmax, so held-out accuracy cannot see over-regularisation, while the log loss (a
+ * proper score) can; ties in loss go to the stronger penalty.
+ */
 export async function selectWeightDecay(problem: LogisticProblem, opts: SelectOptions): Promise<Selection> {
   const grid = [...(opts.weightDecays ?? DEFAULT_WEIGHT_DECAYS)].sort((a, b) => b - a);
   const k = Math.min(opts.folds ?? DEFAULT_CV_FOLDS, opts.rows.length);
@@ -80,7 +89,7 @@ export async function selectWeightDecay(problem: LogisticProblem, opts: SelectOp
   // Folds share 1 − 2/k of their rows, so the previous fold's strongest-penalty solution starts the next fold's path.
   let pathStart: Float64Array = new Float64Array(size);
   for (let f = 0; f < k; f++) {
-    const fitRows = opts.rows.filter((_, r) => fold[r] !== f);
+    const fitRows = withMirrors(opts.rows.filter((_, r) => fold[r] !== f), opts.mirrorOffset);
     const heldOut = opts.rows.filter((_, r) => fold[r] === f);
     const weights = maskWeights(problem.n, fitRows);
     let params = pathStart;
@@ -101,11 +110,11 @@ export async function selectWeightDecay(problem: LogisticProblem, opts: SelectOp
   for (let g = 1; g < grid.length; g++) {
     const a = scores[g];
     const b = scores[best];
-    if (a.accuracy > b.accuracy + 1e-12 || (Math.abs(a.accuracy - b.accuracy) <= 1e-12 && a.loss < b.loss)) best = g;
+    if (a.loss < b.loss - 1e-12) best = g;
   }
   const start = new Float64Array(size);
   for (const s of solutions[best]) for (let j = 0; j < size; j++) start[j] += s[j] / k;
-  opts.log?.(`weight decay by ${k}-fold CV: ${scores.map((s) => `${s.weightDecay.toExponential(0)} ${(s.accuracy * 100).toFixed(1)}%`).join('  ')} → ${grid[best].toExponential(0)}`);
+  opts.log?.(`weight decay by ${k}-fold CV: ${scores.map((s) => `${s.weightDecay.toExponential(0)} ${(s.accuracy * 100).toFixed(1)}% ${s.loss.toFixed(3)}`).join('  ')} → ${grid[best].toExponential(0)}`);
   return { weightDecay: grid[best], folds: k, scores, start, evaluations: problem.evaluations - before };
 }
 
@@ -114,6 +123,11 @@ export async function fitLogistic(problem: LogisticProblem, rows: number[], weig
   const weights = maskWeights(problem.n, rows);
   const x0 = start ?? new Float64Array(parameterCount(problem.dim, problem.nClasses));
   return minimizeLbfgs((p, grad) => problem.evaluate(p, weights, weightDecay, grad), x0, solver);
+}
+
+/** `rows` plus their mirrored copies when there are any. */
+export function withMirrors(rows: number[], mirrorOffset?: number): number[] {
+  return mirrorOffset === undefined ? rows : [...rows, ...rows.map((r) => r + mirrorOffset)];
 }
 
 function scoreRows(logits: Float32Array, labels: ArrayLike<number>, rows: number[], k: number): { accuracy: number; loss: number } {

@@ -11,7 +11,7 @@ import { backboneAt, extractConcatenated, type Pooling } from './extract.js';
 import { exportClassifier, type Tta } from './export.js';
 import { createHead, computeStandardisation, type DenseHead, type HeadKind, type Standardisation } from './heads.js';
 import { LogisticProblem } from './logistic.js';
-import { fitLogistic, selectWeightDecay, type CvScore, type Selection } from './select.js';
+import { fitLogistic, selectWeightDecay, withMirrors, type CvScore, type Selection } from './select.js';
 import { evaluateHead, fitHead, formatEpochRow, type Dataset as FeatureSet, type EpochRow } from './fit.js';
 import { argmaxRows, classMetrics, confusionMatrix, mostConfused, topKAccuracy, type ClassMetrics } from './metrics.js';
 import type { OptimizerKind } from './optim.js';
@@ -49,6 +49,8 @@ export interface TrainOptions {
   solver?: 'lbfgs' | 'sgd';
   /** Folds of the weight-decay cross-validation (default 5). */
   cvFolds?: number;
+  /** Linear head: 'flip' (default) also trains on the features of every image's mirror image; 'none' does not. */
+  augment?: 'flip' | 'none';
   /** Test-time augmentation in the reported numbers: 'flip' averages each image with its mirror image. */
   tta?: Tta;
   /** TTA baked into the exported model.onnx (default: the same as tta). */
@@ -81,6 +83,8 @@ export interface HeadSelection {
   cvScores?: CvScore[];
   selectedOn?: 'validation' | 'none';
   fittedOn?: number;
+  /** Training-time augmentation of the features: 'flip' adds every image's mirror image. */
+  augment?: 'flip' | 'none';
   iterations?: number;
   evaluations?: number;
 }
@@ -104,7 +108,7 @@ export interface TrainReport {
 }
 
 /** Default head hyper-parameters: Adam on standardised features, a few epochs — converges on both labs. */
-export const TRAIN_DEFAULTS = { head: 'linear' as HeadKind, epochs: 30, lr: 1e-3, batchSize: 64, optimizer: 'adam' as OptimizerKind, schedule: 'cosine', weightDecay: 1e-4, seed: 13 };
+export const TRAIN_DEFAULTS = { head: 'linear' as HeadKind, epochs: 30, lr: 1e-3, batchSize: 64, optimizer: 'adam' as OptimizerKind, schedule: 'cosine', weightDecay: 1e-4, seed: 13, augment: 'flip' as 'flip' | 'none' };
 
 export async function trainClassifier(datasetRoot: string, opts: TrainOptions = {}): Promise<TrainReport> {
   const started = Date.now();
@@ -122,7 +126,8 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
   const files = ds.samples.map((s) => s.path);
   const batchSize = opts.batchSize && opts.batchSize <= 64 ? opts.batchSize : 32;
   const ex = await extractConcatenated(models, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize });
-  const exFlip = tta === 'flip' ? await extractConcatenated(models, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize, flip: true }) : undefined;
+  const mirrorTraining = (opts.augment ?? TRAIN_DEFAULTS.augment) === 'flip' && (opts.head ?? TRAIN_DEFAULTS.head) === 'linear' && opts.solver !== 'sgd';
+  const exFlip = tta === 'flip' || mirrorTraining ? await extractConcatenated(models, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize, flip: true }) : undefined;
   log(`features: ${ex.extracted + (exFlip?.extracted ?? 0)} extracted, ${ex.fromCache + (exFlip?.fromCache ?? 0)} from cache, ${ex.failures.length} unreadable (${(ex.seconds + (exFlip?.seconds ?? 0)).toFixed(1)} s)${models.length > 1 ? `; ${models.map((m) => m.id).join(' ‖ ')} = ${ex.dim} dims` : ''}`);
   const rowOf = new Map(ex.rows.map((fileIndex, r) => [fileIndex, r]));
   const sets = {} as Record<Split, FeatureSet>;
@@ -134,10 +139,10 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
   const kind = opts.head ?? TRAIN_DEFAULTS.head;
   const val = sets.validation.n ? sets.validation : undefined;
   const trainStarted = Date.now();
-  const ctx: HeadContext = { kind, sets, val, dim: ex.dim, nClasses: ds.classes.length, seed, opts, log };
+  const ctx: HeadContext = { kind, sets, flipped: exFlip ? flipped : undefined, val, dim: ex.dim, nClasses: ds.classes.length, seed, opts, log };
   const trained = kind === 'linear' && opts.solver !== 'sgd' ? await trainLinearCv(ctx) : trainIterative(ctx);
   const trainSeconds = (Date.now() - trainStarted) / 1000;
-  const evalSplit = (head: DenseHead, split: Split) => splitReport(head, sets[split], ds.classes, exFlip ? flipped[split] : undefined);
+  const evalSplit = (head: DenseHead, split: Split) => splitReport(head, sets[split], ds.classes, tta === 'flip' ? flipped[split] : undefined);
 
   const report: TrainReport = {
     classes: ds.classes,
@@ -194,6 +199,8 @@ async function loadModels(spec: string | GraftModel | undefined, opts: { randomW
 interface HeadContext {
   kind: HeadKind;
   sets: Record<Split, FeatureSet>;
+  /** Features of the mirrored images, when extracted (TTA or training-time flip). */
+  flipped?: Record<Split, FeatureSet>;
   val?: FeatureSet;
   dim: number;
   nClasses: number;
@@ -219,17 +226,21 @@ interface TrainedHead {
  * train alone is what the validation numbers describe.
  */
 async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
-  const { sets, val, dim, nClasses, seed, opts, log } = ctx;
+  const { sets, flipped, val, dim, nClasses, seed, opts, log } = ctx;
   const all = val ? concatSets(sets.train, val) : sets.train;
-  const standardisation = opts.standardize === false ? undefined : computeStandardisation(all.x, all.n, dim);
-  const problem = await LogisticProblem.create({ x: standardise(all, standardisation), y: all.y, n: all.n, dim, nClasses });
+  // Training-time flip: the mirrored images are extra rows after the originals (row r + all.n mirrors row r).
+  const mirror = (opts.augment ?? TRAIN_DEFAULTS.augment) === 'flip' && flipped ? (val ? concatSets(flipped.train, flipped.validation) : flipped.train) : undefined;
+  const rowsData = mirror ? concatSets(all, mirror) : all;
+  const standardisation = opts.standardize === false ? undefined : computeStandardisation(rowsData.x, rowsData.n, dim);
+  const problem = await LogisticProblem.create({ x: standardise(rowsData, standardisation), y: rowsData.y, n: rowsData.n, dim, nClasses });
   try {
-    const trainRows = Array.from({ length: sets.train.n }, (_, i) => i);
-    const allRows = Array.from({ length: all.n }, (_, i) => i);
+    const mirrorOffset = mirror ? all.n : undefined;
+    const trainRows = withMirrors(Array.from({ length: sets.train.n }, (_, i) => i), mirrorOffset);
+    const allRows = withMirrors(Array.from({ length: all.n }, (_, i) => i), mirrorOffset);
     let weightDecay = opts.weightDecay;
     let selection: Selection | undefined;
     if (weightDecay === undefined) {
-      selection = await selectWeightDecay(problem, { rows: trainRows, labels: all.y, folds: opts.cvFolds, seed, log });
+      selection = await selectWeightDecay(problem, { rows: Array.from({ length: sets.train.n }, (_, i) => i), labels: rowsData.y, folds: opts.cvFolds, seed, mirrorOffset, log });
       weightDecay = selection.weightDecay;
     }
     const toHead = (params: Float64Array) => {
@@ -246,7 +257,7 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
     }
     const final = await fitLogistic(problem, allRows, weightDecay, start);
     if (!final.converged) log(`L-BFGS stopped after ${final.iterations} iterations (max |gradient| ${final.gradMax.toExponential(1)})`);
-    log(`linear head: weight decay ${weightDecay}${selection ? ` (${selection.folds}-fold CV)` : ''}, fitted on ${all.n} images (${problem.evaluations} loss/gradient evaluations)`);
+    log(`linear head: weight decay ${weightDecay}${selection ? ` (${selection.folds}-fold CV)` : ''}, fitted on ${all.n} images${mirror ? ' and their mirror images' : ''} (${problem.evaluations} loss/gradient evaluations)`);
     return {
       head: toHead(final.x),
       valHead,
@@ -254,7 +265,7 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
       selected: {
         kind: 'linear', solver: 'lbfgs', weightDecay,
         cvFolds: selection?.folds, cvScores: selection?.scores,
-        fittedOn: all.n, iterations: final.iterations, evaluations: problem.evaluations,
+        fittedOn: all.n, augment: mirror ? 'flip' : 'none', iterations: final.iterations, evaluations: problem.evaluations,
       },
       history: [],
       refit: val ? { epochs: final.iterations, images: all.n } : undefined,

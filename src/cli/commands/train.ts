@@ -55,7 +55,7 @@ export function register(program: Command): void {
     .option('--unfreeze-blocks <n>', 'fine-tune: train the last N backbone blocks (MobileNet v1: conv_dw_k+conv_pw_k; builders: torchvision stages)', '1')
     .option('--backbone-lr-mult <x>', 'fine-tune: backbone learning rate = lr × this', '0.1')
     .option('--epochs-head <n>', 'fine-tune: epochs of the head on frozen features', String(TRAIN_DEFAULTS.epochs))
-    .option('--no-augment', 'fine-tune / from scratch: no random augmentation of training images')
+    .option('--no-augment', 'no augmentation: the linear head does not also train on mirror images; fine-tune / from scratch: no random augmentation of training images')
     .option('--from-scratch', 'train every weight from random initialisation (with --random-weights, or --model scratch-cnn)')
     .option('--input-size <px>', 'from scratch: input side (default: the architecture\'s, scratch-cnn 128)')
     .option('--resume <dir>', 'continue an interrupted --fine-tune / --from-scratch run from its checkpoint folder (OUT/checkpoint)')
@@ -67,7 +67,7 @@ export function register(program: Command): void {
         head: f.head as HeadKind, hidden: f.hidden?.split(',').map((h) => intOption(h, '--hidden')), dropout: f.dropout ? numberOption(f.dropout, '--dropout') : undefined,
         epochs: intOption(f.epochs, '--epochs'), lr: numberOption(f.lr, '--lr'), batchSize: intOption(f.batch, '--batch'),
         optimizer: f.optimizer as OptimizerKind, schedule: f.schedule, weightDecay: f.weightDecay !== undefined ? numberOption(f.weightDecay, '--weight-decay') : undefined,
-        solver: choice(f.solver, ['lbfgs', 'sgd'] as const, '--solver'), cvFolds: intOption(f.cvFolds, '--cv-folds'), tta: choice(f.tta, ['none', 'flip'] as const, '--tta'),
+        solver: choice(f.solver, ['lbfgs', 'sgd'] as const, '--solver'), cvFolds: intOption(f.cvFolds, '--cv-folds'), tta: choice(f.tta, ['none', 'flip'] as const, '--tta'), augment: f.augment === false ? 'none' : 'flip',
         labelSmoothing: f.labelSmoothing ? numberOption(f.labelSmoothing, '--label-smoothing') : undefined,
         classWeights: f.classWeights === 'balanced' ? 'balanced' : undefined,
         clipNorm: f.clipNorm ? numberOption(f.clipNorm, '--clip-norm') : undefined,
@@ -82,7 +82,7 @@ export function register(program: Command): void {
       }
       if (f.json) return printJson(report);
       const sel = report.selected.head;
-      if (sel.cvScores) console.log(`selected: ${sel.kind} head, weight decay ${sel.weightDecay} by ${sel.cvFolds}-fold CV (accuracy ${sel.cvScores.map((s) => `${s.weightDecay}: ${(s.accuracy * 100).toFixed(1)}%`).join(', ')}); refit on ${sel.fittedOn} images${report.tta !== 'none' ? `; TTA ${report.tta}` : ''}`);
+      if (sel.cvScores) console.log(`selected: ${sel.kind} head, weight decay ${sel.weightDecay} by ${sel.cvFolds}-fold CV (accuracy ${sel.cvScores.map((s) => `${s.weightDecay}: ${(s.accuracy * 100).toFixed(1)}%`).join(', ')}); refit on ${sel.fittedOn} images${sel.augment === 'flip' ? ' + their mirror images' : ''}${report.tta !== 'none' ? `; TTA ${report.tta}` : ''}`);
       const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
       if (report.val.n) console.log(`\nvalidation: accuracy ${pct(report.val.accuracy)}  top-3 ${pct(report.val.top3)}  loss ${report.val.loss.toFixed(4)}  (${report.val.n} images)`);
       if (report.test) console.log(`test:       accuracy ${pct(report.test.accuracy)}  top-3 ${pct(report.test.top3)}  loss ${report.test.loss.toFixed(4)}  (${report.test.n} images)`);
