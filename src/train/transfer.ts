@@ -15,7 +15,8 @@ import { fitLogistic, selectWeightDecay, withMirrors, type CvScore, type Selecti
 import { evaluateHead, fitHead, formatEpochRow, type Dataset as FeatureSet, type EpochRow } from './fit.js';
 import { argmaxRows, classMetrics, confusionMatrix, mostConfused, topKAccuracy, type ClassMetrics } from './metrics.js';
 import type { OptimizerKind } from './optim.js';
-import { plotConfusion, plotCurves } from '../viz/plots.js';
+import { plotConfusion, plotCurves, plotLrFind } from '../viz/plots.js';
+import { lrFind, type LrFindOptions, type LrFindResult } from './lrfind.js';
 import { writeFileAtomic } from '../util/fsutil.js';
 import { GraftError } from '../util/errors.js';
 import type { ProgressSink } from '../util/progress.js';
@@ -382,4 +383,37 @@ export function splitReport(head: DenseHead, data: FeatureSet, classes: string[]
     confusion,
     mostConfused: mostConfused(confusion, classes, 1).slice(0, 10),
   };
+}
+
+export interface LrFindDatasetOptions extends LrFindOptions {
+  model?: string;
+  tap?: string;
+  pooling?: Pooling;
+  head?: HeadKind;
+  hidden?: number[];
+  dropout?: number;
+  target?: Target;
+  out?: string;
+  progress?: ProgressSink;
+}
+
+/**
+ * The learning-rate range test of a mini-batch head on a dataset's cached features (training split); writes the
+ * loss-vs-lr plot to `out` when given.
+ */
+export async function lrFindDataset(datasetRoot: string, opts: LrFindDatasetOptions = {}): Promise<LrFindResult & { model: string; images: number; plot?: string }> {
+  const seed = opts.seed ?? TRAIN_DEFAULTS.seed;
+  const ds = await openDataset(datasetRoot, { val: 0, seed, target: opts.target });
+  const models = await loadModels(opts.model, { seed, progress: opts.progress });
+  const files = ds.samples.map((s) => s.path);
+  const ex = await extractConcatenated(models, files, { tap: opts.tap, pooling: opts.pooling, progress: opts.progress });
+  const train = gather(ex.x, ex.dim, ds, new Map(ex.rows.map((fileIndex, r) => [fileIndex, r])), 'train');
+  const kind = opts.head ?? 'linear';
+  const head = createHead({
+    kind, inputDim: ex.dim, nClasses: ds.classes.length, hidden: kind === 'mlp' ? opts.hidden ?? [256] : [], dropout: kind === 'mlp' ? opts.dropout ?? 0.2 : 0,
+    standardisation: computeStandardisation(train.x, train.n, ex.dim),
+  }, seed);
+  const result = lrFind(head, train, { ...opts, seed });
+  if (opts.out) await plotLrFind(result.points, result.suggested, opts.out);
+  return { ...result, model: models.map((m) => m.id).join(','), images: train.n, plot: opts.out };
 }

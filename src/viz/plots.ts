@@ -152,6 +152,8 @@ export async function plotLrFind(points: { lr: number; loss: number; smoothed: n
   if (points.length === 0) throw new GraftError('BAD_ARGUMENT', 'plotLrFind: no points');
   const values = points.flatMap((p) => [{ lr: p.lr, loss: p.loss, series: 'loss' }, { lr: p.lr, loss: p.smoothed, series: 'smoothed' }]);
   const x = { field: 'lr', type: 'quantitative' as const, title: 'learning rate', scale: { type: 'log' as const } };
+  // The exploding tail would flatten everything else: the y axis stops a little above the starting loss.
+  const top = 1.5 * Math.max(points[0].smoothed, points[0].loss);
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     description: 'learning-rate range test',
@@ -161,9 +163,9 @@ export async function plotLrFind(points: { lr: number; loss: number; smoothed: n
     layer: [
       {
         data: { values },
-        mark: { type: 'line', strokeWidth: 2 },
+        mark: { type: 'line', strokeWidth: 2, clip: true },
         encoding: {
-          x, y: { field: 'loss', type: 'quantitative', title: 'training loss', scale: { zero: false } },
+          x, y: { field: 'loss', type: 'quantitative', title: 'training loss', scale: { domain: [0, top] } },
           color: { field: 'series', type: 'nominal', title: null, scale: { domain: ['loss', 'smoothed'], range: ['#c7d7ea', '#1f77b4'] } },
         },
       },
