@@ -5,6 +5,7 @@ import { GraftError } from '../util/errors.js';
 import type { ProgressSink } from '../util/progress.js';
 import { classify, type Classification } from './classify.js';
 import { modelSession, runImages } from './runner.js';
+import { withTta, type TtaMode } from './tta.js';
 import { argmaxRows, classMetrics, confusionMatrix, mostConfused, topKAccuracy, type ClassMetrics } from '../train/metrics.js';
 
 /** Loads a classifier exported by `graft train` (labels and preprocessing come from its metadata). */
@@ -16,8 +17,8 @@ export async function loadClassifier(file: string): Promise<GraftModel> {
   return m;
 }
 
-export async function predictFiles(file: string, images: string[], opts: { top?: number; progress?: ProgressSink } = {}): Promise<Classification[]> {
-  return classify(await loadClassifier(file), images, opts);
+export async function predictFiles(file: string, images: string[], opts: { top?: number; tta?: TtaMode; progress?: ProgressSink } = {}): Promise<Classification[]> {
+  return classify(withTta(await loadClassifier(file), opts.tta ?? 'none'), images, opts);
 }
 
 export interface EvalReport {
@@ -40,8 +41,8 @@ export interface EvalReport {
  * Evaluates an exported classifier on a dataset's test split (else validation). Dataset classes are matched
  * to the model's labels by name.
  */
-export async function evaluateFile(file: string, datasetRoot: string, opts: { split?: 'test' | 'validation' | 'train'; progress?: ProgressSink; target?: 'breed' | 'species' } = {}): Promise<EvalReport> {
-  const m = await loadClassifier(file);
+export async function evaluateFile(file: string, datasetRoot: string, opts: { split?: 'test' | 'validation' | 'train'; tta?: TtaMode; progress?: ProgressSink; target?: 'breed' | 'species' } = {}): Promise<EvalReport> {
+  const m = withTta(await loadClassifier(file), opts.tta ?? 'none');
   const ds = await openDataset(datasetRoot, { target: opts.target });
   const split = opts.split ?? (ds.samples.some((s) => s.split === 'test') ? 'test' : 'validation');
   const toModel = ds.classes.map((c) => m.labels.indexOf(c));
