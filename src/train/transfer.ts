@@ -251,14 +251,18 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
     };
     let valHead: DenseHead | undefined;
     let start = selection?.start;
+    let onTrain: Awaited<ReturnType<typeof fitLogistic>> | undefined;
     if (val) {
-      const onTrain = await fitLogistic(problem, trainRows, weightDecay, start);
+      onTrain = await fitLogistic(problem, trainRows, weightDecay, start);
       valHead = toHead(onTrain.x);
       start = onTrain.x;
     }
-    const final = await fitLogistic(problem, allRows, weightDecay, start);
+    // refit: false keeps the head that never saw the validation images (fine-tuning selects on them next).
+    const refitOnAll = !onTrain || opts.refit !== false;
+    const final = refitOnAll ? await fitLogistic(problem, allRows, weightDecay, start) : onTrain!;
+    const fittedOn = refitOnAll ? all.n : sets.train.n;
     if (!final.converged) log(`L-BFGS stopped after ${final.iterations} iterations (max |gradient| ${final.gradMax.toExponential(1)})`);
-    log(`linear head: weight decay ${weightDecay}${selection ? ` (${selection.folds}-fold CV)` : ''}, fitted on ${all.n} images${mirror ? ' and their mirror images' : ''} (${problem.evaluations} loss/gradient evaluations)`);
+    log(`linear head: weight decay ${weightDecay}${selection ? ` (${selection.folds}-fold CV)` : ''}, fitted on ${fittedOn} images${mirror ? ' and their mirror images' : ''} (${problem.evaluations} loss/gradient evaluations)`);
     return {
       head: toHead(final.x),
       valHead,
@@ -266,10 +270,10 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
       selected: {
         kind: 'linear', solver: 'lbfgs', weightDecay,
         cvFolds: selection?.folds, cvScores: selection?.scores,
-        fittedOn: all.n, augment: mirror ? 'flip' : 'none', iterations: final.iterations, evaluations: problem.evaluations,
+        fittedOn, augment: mirror ? 'flip' : 'none', iterations: final.iterations, evaluations: problem.evaluations,
       },
       history: [],
-      refit: val ? { epochs: final.iterations, images: all.n } : undefined,
+      refit: val && refitOnAll ? { epochs: final.iterations, images: all.n } : undefined,
     };
   } finally {
     await problem.release();

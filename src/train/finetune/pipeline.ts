@@ -9,6 +9,7 @@ import { readModel, writeModel } from '../../onnx/codec.js';
 import type { GraftModel } from '../../models/load.js';
 import { writeFileAtomic } from '../../util/fsutil.js';
 import { plotConfusion, plotCurves } from '../../viz/plots.js';
+import { DEFAULT_VAL_FRACTION } from '../../data/dataset.js';
 import { trainClassifier, type SplitReport, type TrainOptions } from '../transfer.js';
 import type { Pooling } from '../extract.js';
 import { fineTune, headFromClassifier, resumeTraining, trainFromScratch, type EndToEndOptions, type EndToEndResult } from './finetune.js';
@@ -60,8 +61,10 @@ export async function trainEndToEnd(dataset: string | undefined, opts: PipelineO
   } else {
     const headStarted = Date.now();
     const frozenOut = path.join(opts.out, 'frozen');
+    // Fine-tuning selects its epochs on a held-out split, so the frozen head uses the same split (trainClassifier's
+    // own default holds nothing out) and is fitted on the same training images.
     const frozen = await trainClassifier(dataset!, {
-      ...opts.head, model: opts.model, tap: opts.tap, pooling: opts.pooling, seed: opts.seed, val: opts.val, target: opts.target,
+      ...opts.head, model: opts.model, tap: opts.tap, pooling: opts.pooling, seed: opts.seed, val: opts.val ?? DEFAULT_VAL_FRACTION, refit: false, target: opts.target,
       out: frozenOut, plots: false, progress: opts.progress, log: opts.log,
     });
     headSeconds = (Date.now() - headStarted) / 1000;
