@@ -10,7 +10,7 @@ import { Rng } from '../util/rng.js';
 import { GraftError } from '../util/errors.js';
 
 /** Weight decays tried by default, strong → weak (the warm-start order). Objective: mean CE + (λ/2)·‖W‖². */
-export const DEFAULT_WEIGHT_DECAYS = [3e-2, 1e-2, 3e-3, 1e-3, 3e-4];
+export const DEFAULT_WEIGHT_DECAYS = [1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4];
 export const DEFAULT_CV_FOLDS = 5;
 
 export interface CvScore {
