@@ -14,7 +14,7 @@ import { loadModel } from '../src/models/load.js';
 import { buildArchitecture } from '../src/models/builders/index.js';
 import type { Model } from '../src/onnx/types.js';
 import { Session, float32 } from '../src/runtime/session.js';
-import { classifierModel } from '../src/train/export.js';
+import { classifierOnBackbone } from '../src/train/export.js';
 import { backboneAt } from '../src/train/extract.js';
 import { createHead } from '../src/train/heads.js';
 import { createOptimizer } from '../src/optim/optim.js';
@@ -73,7 +73,7 @@ console.log(`batch ${batch}, median of ${reps} after a warm-up, ${os.cpus().leng
 const mobilenet = await loadModel('mobilenet_v1_0.75');
 const backbone = backboneAt(mobilenet, 'features');
 const head = createHead({ kind: 'linear', inputDim: backbone.dim, nClasses: classes, hidden: [], dropout: 0 }, 1);
-const classifier = classifierModel(backbone, head, { labels: ['a', 'b'], backbone: mobilenet, tap: 'features' });
+const classifier = classifierOnBackbone(backbone, head, { labels: ['a', 'b'], backbone: mobilenet, tap: 'features' });
 const headParams = [...classifier.graph.initializers.keys()].filter((p) => p.startsWith('head.'));
 const notHead = (p: string) => p.startsWith('head.');
 const unfreezes: [string, Unfreeze][] = [['head only', { blocks: 0 }], ['last 1 block', { blocks: 1 }], ['last 2 blocks', { blocks: 2 }], ['all blocks', { all: true }]];

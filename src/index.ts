@@ -15,7 +15,7 @@ export { dream, type DreamOptions, type DreamResult } from './viz/dream/index.js
 export { explain, type ExplainOptions, type Explanation } from './viz/explain/index.js';
 export { attackImage, robustness } from './attack/index.js';
 export { logitsTensor } from './models/logits.js';
-export { classifierModel, exportClassifier } from './train/export.js';
+export { classifierModel, classifierOnBackbone, exportClassifier, rawPixelPreprocess, type Tta } from './train/export.js';
 export * as train from './train/index.js';
 export * as report from './report/index.js';
 export type { RunReport, SplitMetrics, TopLoss } from './report/schema.js';

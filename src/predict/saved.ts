@@ -8,6 +8,7 @@ import { modelSession, runImages } from '../runtime/runner.js';
 import { splitMetrics } from '../report/split.js';
 import { REPORT_SCHEMA_VERSION, type RunReport } from '../report/schema.js';
 import { writeRunReport } from '../report/write.js';
+import { withTta, type TtaMode } from './tta.js';
 
 /** Loads a classifier exported by `graft train` (labels and preprocessing come from its metadata). */
 export async function loadClassifier(file: string): Promise<GraftModel> {
@@ -18,8 +19,8 @@ export async function loadClassifier(file: string): Promise<GraftModel> {
   return m;
 }
 
-export async function predictFiles(file: string, images: string[], opts: { top?: number; progress?: ProgressSink } = {}): Promise<Classification[]> {
-  return classify(await loadClassifier(file), images, opts);
+export async function predictFiles(file: string, images: string[], opts: { top?: number; tta?: TtaMode; progress?: ProgressSink } = {}): Promise<Classification[]> {
+  return classify(withTta(await loadClassifier(file), opts.tta ?? 'none'), images, opts);
 }
 
 /** report.json of `graft eval`: the one schema of every run (report/schema.ts), mode 'eval'. */
@@ -27,6 +28,8 @@ export type EvalReport = RunReport;
 
 export interface EvaluateOptions {
   split?: 'test' | 'validation' | 'train';
+  /** Test-time augmentation: 'flip' averages each image with its mirror image. */
+  tta?: TtaMode;
   progress?: ProgressSink;
   target?: 'breed' | 'species';
   /** Write report.json and report.html (and, unless plots is false, confusion.png and top-losses.png) here. */
@@ -44,7 +47,7 @@ const REPORT_KEY = { test: 'test', validation: 'val', train: 'train' } as const;
  */
 export async function evaluateFile(file: string, datasetRoot: string, opts: EvaluateOptions = {}): Promise<EvalReport> {
   const started = Date.now();
-  const m = await loadClassifier(file);
+  const m = withTta(await loadClassifier(file), opts.tta ?? 'none');
   const ds = await openDataset(datasetRoot, { target: opts.target });
   const split = opts.split ?? (ds.samples.some((s) => s.split === 'test') ? 'test' : 'validation');
   const toModel = ds.classes.map((c) => m.labels.indexOf(c));

@@ -171,3 +171,39 @@ export function confusionSpec(confusion: number[][], classes: string[], options:
   };
   return spec;
 }
+
+/** Loss vs learning rate (log axis) of a range test, the suggested learning rate marked by a rule and a label. */
+export async function plotLrFind(points: { lr: number; loss: number; smoothed: number }[], suggested: number, file?: string): Promise<Buffer> {
+  if (points.length === 0) throw new GraftError('BAD_ARGUMENT', 'plotLrFind: no points');
+  const values = points.flatMap((p) => [{ lr: p.lr, loss: p.loss, series: 'loss' }, { lr: p.lr, loss: p.smoothed, series: 'smoothed' }]);
+  const x = { field: 'lr', type: 'quantitative' as const, title: 'learning rate', scale: { type: 'log' as const } };
+  // The exploding tail would flatten everything else: the y axis stops a little above the starting loss.
+  const top = 1.5 * Math.max(points[0].smoothed, points[0].loss);
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    description: 'learning-rate range test',
+    title: `Learning-rate finder: suggested ${suggested.toExponential(1)}`,
+    width: 520,
+    height: 320,
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'line', strokeWidth: 2, clip: true },
+        encoding: {
+          x, y: { field: 'loss', type: 'quantitative', title: 'training loss', scale: { domain: [0, top] } },
+          color: { field: 'series', type: 'nominal', title: null, scale: { domain: ['loss', 'smoothed'], range: ['#c7d7ea', '#1f77b4'] } },
+        },
+      },
+      { data: { values: [{ lr: suggested }] }, mark: { type: 'rule', color: '#d62728', strokeWidth: 2, strokeDash: [6, 4] }, encoding: { x } },
+      {
+        data: { values: [{ lr: suggested, text: `suggested ${suggested.toExponential(1)}` }] },
+        mark: { type: 'text', align: 'left', dx: 6, dy: -8, color: '#d62728', fontSize: 12 },
+        encoding: { x, y: { value: 12 }, text: { field: 'text' } },
+      },
+    ],
+    config: baseConfig,
+  };
+  const png = await renderVegaLite(spec);
+  if (file) await writeFileAtomic(file, png);
+  return png;
+}

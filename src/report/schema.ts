@@ -85,6 +85,8 @@ export interface Selected {
   trainedParameters?: number;
   /** Hyper-parameter search (cross-validation) results, filled by the head selection when it runs. */
   search?: Record<string, unknown>;
+  /** Test-time augmentation in the reported numbers (and baked into model.onnx): 'none' | 'flip'. */
+  tta?: string;
   seed?: number;
 }
 

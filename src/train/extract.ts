@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GraphBuilder, cutAt } from '../onnx/graph.js';
 import { inferShapes } from '../onnx/shapes.js';
-import { attr, type Model } from '../onnx/types.js';
+import { attr, type Graph, type Model } from '../onnx/types.js';
 import { Session } from '../runtime/session.js';
 import { runImages } from '../runtime/runner.js';
 import { tapTensor, type GraftModel } from '../models/load.js';
@@ -30,10 +30,14 @@ export interface Backbone {
 /** How a spatial tap becomes a vector: global average pooling, or fastai's concat pooling (average ‖ max). */
 export type Pooling = 'avg' | 'avgmax';
 
-/** The backbone up to `tap`; a spatial tap ([N,C,H,W]) is pooled, so features are always [N, dim]. */
-export function backboneAt(m: GraftModel, tap = 'features', pooling: Pooling = 'avg'): Backbone {
+/**
+ * The backbone up to `tap`; a spatial tap ([N,C,H,W]) is pooled, so features are always [N, dim].
+ * With `flip`, the input image is mirrored left–right inside the graph first (test-time augmentation).
+ */
+export function backboneAt(m: GraftModel, tap = 'features', pooling: Pooling = 'avg', flip = false): Backbone {
   const tensor = tapTensor(m, tap);
   const graph = cutAt(m.model.graph, [tensor]);
+  if (flip) mirrorInput(graph, m.inputName, m.preprocess.layout === 'NHWC' ? 2 : 3);
   const shape = inferShapes(graph, { [m.inputName]: batchDims(1, m.preprocess) }).get(tensor)?.shape;
   if (!shape || shape.some((d) => typeof d !== 'number')) throw new GraftError('SHAPE', `cannot infer the shape of tap ${tap} (${tensor})`);
   const dims = shape as number[];
@@ -48,6 +52,17 @@ export function backboneAt(m: GraftModel, tap = 'features', pooling: Pooling = '
   const dim = dims.length === 4 ? channels : dims.slice(1).reduce((a, c) => a * c, 1);
   graph.outputs = [{ name: out, dtype: 'float32', shape: ['N', dim] }];
   return { model: { ...m.model, graph }, inputName: m.inputName, output: out, tap, dim };
+}
+
+/** Makes every consumer of `input` read it mirrored along `widthAxis` (Slice with step −1). */
+export function mirrorInput(graph: Graph, input: string, widthAxis: number): string {
+  const b = new GraphBuilder(graph);
+  const consumers = graph.nodes.slice();
+  const mirrored = b.op('Slice', [input, b.constInt64('mirror_starts', [-1]), b.constInt64('mirror_ends', [Number.MIN_SAFE_INTEGER]), b.constInt64('mirror_axes', [widthAxis]), b.constInt64('mirror_steps', [-1])], {}, 'graft_mirror');
+  for (const n of consumers) n.inputs = n.inputs.map((i) => (i === input ? mirrored : i));
+  // The Slice was appended last; graphs are kept in topological order, so it moves to the front.
+  graph.nodes.unshift(graph.nodes.pop()!);
+  return mirrored;
 }
 
 export interface ExtractResult {
@@ -80,20 +95,60 @@ function identity(file: string): string | undefined {
 }
 
 /** Cache folder for (model, tap, preprocessing). */
-export function featureCacheDir(m: GraftModel, tap: string, pooling: Pooling = 'avg'): string {
-  return cacheDir('features', sha256(JSON.stringify({ model: m.hash, tap, pooling, pre: m.preprocess, v: 1 })).slice(0, 24));
+export function featureCacheDir(m: GraftModel, tap: string, pooling: Pooling = 'avg', flip = false): string {
+  // `flip` only enters the key when set, so caches written before TTA existed stay valid.
+  return cacheDir('features', sha256(JSON.stringify({ model: m.hash, tap, pooling, pre: m.preprocess, v: 1, ...(flip ? { flip } : {}) })).slice(0, 24));
+}
+
+export interface ExtractOptions {
+  tap?: string;
+  pooling?: Pooling;
+  batchSize?: number;
+  /** Features of the mirrored images (TTA). */
+  flip?: boolean;
+  progress?: ProgressSink;
+}
+
+/**
+ * Features of several backbones side by side (each with its own preprocessing and cache): row r is
+ * backbone 1's vector ‖ backbone 2's ‖ …; a file unreadable by any of them is left out.
+ */
+export async function extractConcatenated(models: GraftModel[], files: string[], opts: ExtractOptions = {}): Promise<ExtractResult> {
+  if (models.length === 1) return extractFeatures(models[0], files, opts);
+  const parts: ExtractResult[] = [];
+  for (const m of models) parts.push(await extractFeatures(m, files, opts));
+  const rowMaps = parts.map((p) => new Map(p.rows.map((fileIndex, r) => [fileIndex, r])));
+  const rows = parts[0].rows.filter((i) => rowMaps.every((map) => map.has(i)));
+  const dim = parts.reduce((a, p) => a + p.dim, 0);
+  const x = new Float32Array(rows.length * dim);
+  rows.forEach((fileIndex, r) => {
+    let at = r * dim;
+    parts.forEach((p, k) => {
+      const src = rowMaps[k].get(fileIndex)! * p.dim;
+      x.set(p.x.subarray(src, src + p.dim), at);
+      at += p.dim;
+    });
+  });
+  const failed = new Map<string, ImageFailure>();
+  for (const p of parts) for (const f of p.failures) if (!failed.has(f.path)) failed.set(f.path, f);
+  return {
+    x, dim, rows, failures: [...failed.values()],
+    extracted: parts.reduce((a, p) => a + p.extracted, 0),
+    fromCache: parts.reduce((a, p) => a + p.fromCache, 0),
+    seconds: parts.reduce((a, p) => a + p.seconds, 0),
+  };
 }
 
 /** Extracts pooled features for `files` (cached per file); decoding overlaps inference. */
 export async function extractFeatures(
   m: GraftModel,
   files: string[],
-  opts: { tap?: string; pooling?: Pooling; batchSize?: number; progress?: ProgressSink } = {},
+  opts: ExtractOptions = {},
 ): Promise<ExtractResult> {
   const started = Date.now();
   const tap = opts.tap ?? 'features';
   const pooling = opts.pooling ?? 'avg';
-  const dir = featureCacheDir(m, tap, pooling);
+  const dir = featureCacheDir(m, tap, pooling, opts.flip);
   const indexFile = path.join(dir, 'index.json');
   const binFile = path.join(dir, 'features.bin');
   let index: CacheIndex = { dim: 0, rows: {}, failed: {} };
@@ -115,7 +170,7 @@ export async function extractFeatures(
   });
 
   if (todo.length) {
-    const backbone = backboneAt(m, tap, pooling);
+    const backbone = backboneAt(m, tap, pooling, opts.flip);
     if (index.dim && index.dim !== backbone.dim) index = { dim: 0, rows: {}, failed: {} };
     index.dim = backbone.dim;
     const session = await Session.create(backbone.model);

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import '../../src/runtime/no-telemetry.js';
 import ort from 'onnxruntime-node';
 import { trainClassifier } from '../../src/train/frozen-backbone.js';
+import { DEFAULT_WEIGHT_DECAYS } from '../../src/train/select.js';
 import { loadClassifier } from '../../src/predict/saved.js';
 import { classify } from '../../src/predict/classify.js';
 import { catsDogs, sharedModels } from '../helpers/paths.js';
@@ -36,22 +37,28 @@ before(() => {
 
 test('trains, reports skipped files, exports one ONNX file; a second run extracts nothing', async () => {
   const before = fs.readdirSync(path.join(data, 'cats')).length;
-  const r1 = await trainClassifier(data, { out, epochs: 10, seed: 13 });
+  const r1 = await trainClassifier(data, { out, val: 0.25, seed: 13 });
   assert.deepEqual(r1.classes, ['cats', 'dogs']);
-  assert.ok(r1.val!.n > 0 && r1.val!.accuracy >= 0.8, `val accuracy ${r1.val!.accuracy}`);
+  assert.ok(r1.val && r1.val.n > 0 && r1.val.accuracy >= 0.8, `val accuracy ${r1.val?.accuracy}`);
+  // The default linear head chose its weight decay by 5-fold CV on train, then refitted on train + validation.
+  const search = r1.selected.search as { cvFolds?: number; cvScores?: { weightDecay: number }[]; weightDecay: number };
+  assert.equal(search.cvFolds, 5);
+  assert.equal(search.cvScores?.length, DEFAULT_WEIGHT_DECAYS.length);
+  assert.ok(search.cvScores!.some((s) => s.weightDecay === search.weightDecay));
+  assert.ok(r1.selected.refit && r1.selected.refit.images > r1.val.n, `refit on ${r1.selected.refit?.images} images`);
   const skipped = r1.skipped.map((s) => path.basename(s.path)).sort();
   assert.deepEqual(skipped, ['empty.jpg', 'truncated.jpg']);
   assert.ok(r1.skipped.every((s) => s.reason.length > 0));
   assert.equal(fs.readdirSync(path.join(data, 'cats')).length, before, 'no file deleted');
-  for (const f of ['model.onnx', 'report.json', 'curves.png', 'confusion.png']) assert.ok(fs.existsSync(path.join(out, f)), f);
+  for (const f of ['model.onnx', 'report.json', 'confusion.png']) assert.ok(fs.existsSync(path.join(out, f)), f);
   const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
-  for (const k of ['classes', 'val', 'history', 'skipped', 'timing']) assert.ok(k in report, k);
+  for (const k of ['classes', 'val', 'selected', 'skipped', 'timing']) assert.ok(k in report, k);
   assert.ok('accuracy' in report.val && 'top3' in report.val && 'loss' in report.val);
   assert.ok(r1.timing.extractedImages! > 0);
 
-  const r2 = await trainClassifier(data, { epochs: 10, seed: 13 });
+  const r2 = await trainClassifier(data, { val: 0.25, seed: 13 });
   assert.equal(r2.timing.extractedImages, 0, 'second run must use the feature cache');
-  assert.deepEqual(r2.history.map((h) => h.valLoss), r1.history.map((h) => h.valLoss), 'same seed, same numbers');
+  assert.deepEqual([r2.selected.search, r2.val?.loss], [r1.selected.search, r1.val.loss], 'same seed, same numbers');
 });
 
 test('the exported file predicts the same probabilities with plain onnxruntime-node (no graft code runs the model)', async () => {
@@ -61,7 +68,10 @@ test('the exported file predicts the same probabilities with plain onnxruntime-n
   const metadata = await readMetadata(file);
   const meta = JSON.parse(metadata['graft.preprocess']);
   const labels = JSON.parse(metadata['graft.labels']);
+  // The contract: raw RGB 0–255, NHWC; normalisation is inside the graph.
   assert.equal(meta.layout, 'NHWC');
+  assert.deepEqual(meta.mean, [0, 0, 0]);
+  assert.ok(meta.std.every((s: number) => Math.abs(s - 1 / 255) < 1e-12));
   const [h, w] = meta.size;
   const run = async (x: Float32Array) => (await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [1, h, w, 3]) })).probabilities.data as Float32Array;
 
@@ -71,10 +81,10 @@ test('the exported file predicts the same probabilities with plain onnxruntime-n
   for (const p of viaGraft[0].predictions) assert.ok(Math.abs(plain[labels.indexOf(p.label)] - p.probability) < 1e-5, `${p.label}: ${plain[labels.indexOf(p.label)]} vs ${p.probability}`);
   assert.equal(viaGraft[0].predictions[0].label, 'dogs');
 
-  // The metadata is enough to preprocess elsewhere: sharp resize-to-cover + centre crop + (x/255 − mean)/std
+  // The metadata is enough to preprocess elsewhere: sharp resize-to-cover + centre crop, raw pixels,
   // gives nearly the same answer (resampling differs in the last bits).
   const raw = await sharp(image).removeAlpha().resize(w, h, { fit: 'cover', kernel: 'linear' }).raw().toBuffer();
-  const elsewhere = await run(Float32Array.from(raw, (v, i) => (v / 255 - meta.mean[i % 3]) / meta.std[i % 3]));
+  const elsewhere = await run(Float32Array.from(raw));
   assert.ok(Math.abs(elsewhere[labels.indexOf('dogs')] - plain[labels.indexOf('dogs')]) < 0.02, `${elsewhere} vs ${plain}`);
 });
 

@@ -19,7 +19,7 @@ export interface EndToEndFlags {
 
 interface Flags extends ModelFlags, EndToEndFlags {
   tap?: string; pooling: string; standardize: boolean; head: string; hidden?: string; dropout?: string; epochs: string; lr: string; batch: string;
-  optimizer: string; schedule: string; weightDecay: string; labelSmoothing?: string; val?: string; target?: string; out: string; json?: boolean; plots: boolean;
+  optimizer: string; schedule: string; weightDecay?: string; labelSmoothing?: string; val?: string; target?: string; out: string; json?: boolean; plots: boolean;
 }
 
 const isScratchCnn = (model?: string) => model === 'scratch-cnn' || model === 'scratch_cnn';
@@ -65,7 +65,7 @@ export async function runEndToEnd(dataset: string, f: Flags, cmd: Command): Prom
       batchSize: optional('batch', () => intOption(f.batch, '--batch')),
       optimizer: optional('optimizer', () => f.optimizer as OptimizerKind),
       schedule: optional('schedule', () => f.schedule),
-      weightDecay: optional('weightDecay', () => numberOption(f.weightDecay, '--weight-decay')),
+      weightDecay: optional('weightDecay', () => numberOption(f.weightDecay!, '--weight-decay')),
       labelSmoothing: f.labelSmoothing ? numberOption(f.labelSmoothing, '--label-smoothing') : undefined,
       augment: f.augment ? undefined : false,
       val: f.val ? numberOption(f.val, '--val') : undefined,

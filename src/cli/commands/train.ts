@@ -11,11 +11,17 @@ import { terminalProgress } from '../progress.js';
 import { invocation } from '../invocation.js';
 import { printRunReport } from '../print-report.js';
 import { loadMergedFeatures } from '../../scale/index.js';
+import { GraftError } from '../../util/errors.js';
 
 interface Flags extends ModelFlags, EndToEndFlags {
   tap?: string; pooling: string; standardize: boolean; head: string; hidden?: string; dropout?: string; epochs: string; lr: string; batch: string; optimizer: string;
-  schedule: string; weightDecay: string; labelSmoothing?: string; classWeights?: string; clipNorm?: string; earlyStopping?: string;
+  schedule: string; weightDecay?: string; solver: string; cvFolds: string; tta: string; labelSmoothing?: string; classWeights?: string; clipNorm?: string; earlyStopping?: string;
   features?: string; val?: string; refit?: boolean; deleteCorrupt?: boolean; target?: string; out: string; json?: boolean; plots: boolean;
+}
+
+function choice<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new GraftError('BAD_ARGUMENT', `${flag} ${value}: expected one of ${allowed.join(', ')}`);
+  return value as T;
 }
 
 export function register(program: Command): void {
@@ -32,12 +38,15 @@ export function register(program: Command): void {
     .option('--batch <b>', 'mini-batch size', String(TRAIN_DEFAULTS.batchSize))
     .option('--optimizer <o>', 'sgd | adam | adamw', TRAIN_DEFAULTS.optimizer)
     .option('--schedule <s>', 'constant | exp:0.98 | step:10:0.1 | cosine | onecycle', TRAIN_DEFAULTS.schedule)
-    .option('--weight-decay <x>', 'weight decay', String(TRAIN_DEFAULTS.weightDecay))
+    .option('--weight-decay <x>', `L2 weight decay (linear head: chosen by cross-validation unless given; other heads: ${TRAIN_DEFAULTS.weightDecay})`)
+    .option('--solver <s>', 'linear head: lbfgs (full batch, default) | sgd (mini-batch with --optimizer/--epochs/--lr)', 'lbfgs')
+    .option('--cv-folds <k>', 'folds of the cross-validation that selects the weight decay', '5')
+    .option('--tta <t>', 'test-time augmentation in the reported numbers and the exported model: none | flip (average with the mirror image)', 'none')
     .option('--label-smoothing <x>', 'label smoothing ε')
     .option('--class-weights <w>', 'balanced')
     .option('--clip-norm <x>', 'clip the gradient L2 norm')
     .option('--early-stopping <patience>', 'stop when val loss has not improved for this many epochs (best weights restored)')
-    .option('--val <fraction>', 'validation fraction when the dataset has no validation split', '0.2')
+    .option('--val <fraction>', 'hold out this fraction for validation when the dataset has no validation split (default: none; cross-validation selects)')
     .option('--refit', 'after selection on the validation split, retrain the head on train + validation for the best epoch count')
     .option('--delete-corrupt', 'delete the image files that could not be decoded (never done without this flag)')
     .option('--target <t>', 'Oxford-IIIT Pet: breed | species')
@@ -49,7 +58,7 @@ export function register(program: Command): void {
     .option('--unfreeze-blocks <n>', 'fine-tune: train the last N backbone blocks (MobileNetV2/EfficientNet: inverted-residual blocks; ResNet/VGG: stages; MobileNet v1: conv_dw_k+conv_pw_k; else a conv with its BN)', '1')
     .option('--backbone-lr-mult <x>', 'fine-tune: backbone learning rate = lr × this', '0.1')
     .option('--epochs-head <n>', 'fine-tune: epochs of the head on frozen features', String(TRAIN_DEFAULTS.epochs))
-    .option('--no-augment', 'fine-tune / from scratch: no random augmentation of training images')
+    .option('--no-augment', 'no augmentation: the linear head does not also train on mirror images; fine-tune / from scratch: no random augmentation of training images')
     .option('--from-scratch', 'train every weight from random initialisation (with --random-weights, or --model scratch-cnn)')
     .option('--input-size <px>', 'from scratch: input side (default: the architecture\'s, scratch-cnn 128)')
     .option('--resume <dir>', 'continue an interrupted --fine-tune / --from-scratch run from its checkpoint folder (OUT/checkpoint)')
@@ -68,7 +77,8 @@ export function register(program: Command): void {
         features: merged, model: merged?.model ?? f.model, randomWeights: f.randomWeights, tap: merged?.plan.plan.options.tap ?? f.tap, pooling: merged?.plan.plan.options.pooling ?? (f.pooling as Pooling), standardize: f.standardize,
         head: f.head as HeadKind, hidden: f.hidden?.split(',').map((h) => intOption(h, '--hidden')), dropout: f.dropout ? numberOption(f.dropout, '--dropout') : undefined,
         epochs: intOption(f.epochs, '--epochs'), lr: numberOption(f.lr, '--lr'), batchSize: intOption(f.batch, '--batch'),
-        optimizer: f.optimizer as OptimizerKind, schedule: f.schedule, weightDecay: numberOption(f.weightDecay, '--weight-decay'),
+        optimizer: f.optimizer as OptimizerKind, schedule: f.schedule, weightDecay: f.weightDecay !== undefined ? numberOption(f.weightDecay, '--weight-decay') : undefined,
+        solver: choice(f.solver, ['lbfgs', 'sgd'] as const, '--solver'), cvFolds: intOption(f.cvFolds, '--cv-folds'), tta: choice(f.tta, ['none', 'flip'] as const, '--tta'), augment: f.augment === false ? 'none' : 'flip',
         labelSmoothing: f.labelSmoothing ? numberOption(f.labelSmoothing, '--label-smoothing') : undefined,
         classWeights: f.classWeights === 'balanced' ? 'balanced' : undefined,
         clipNorm: f.clipNorm ? numberOption(f.clipNorm, '--clip-norm') : undefined,

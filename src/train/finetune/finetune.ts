@@ -17,7 +17,7 @@ import { attr } from '../../onnx/types.js';
 import { GraftError } from '../../util/errors.js';
 import { sha256 } from '../../util/fsutil.js';
 import type { ProgressSink } from '../../util/progress.js';
-import { classifierModel } from '../export.js';
+import { classifierOnBackbone } from '../export.js';
 import { backboneAt, type Pooling } from '../extract.js';
 import type { EpochRow } from '../../report/history.js';
 import { createHead, type DenseHead, type HeadKind } from '../heads.js';
@@ -141,7 +141,7 @@ export async function fineTune(opts: FineTuneOptions): Promise<EndToEndResult> {
     throw new GraftError('SHAPE', `fine-tune: the head maps ${opts.head.inputDim} → ${opts.head.nClasses}, the backbone tap ${tap} gives ${backbone.dim} features for ${ds.classes.length} classes`);
   }
   const unfreeze = opts.unfreeze ?? { blocks: 1 };
-  const full = classifierModel(backbone, opts.head, { labels: ds.classes, backbone: opts.model, tap });
+  const full = classifierOnBackbone(backbone, opts.head, { labels: ds.classes, backbone: opts.model, tap });
   const isHead = (p: string) => p.startsWith('head.');
   const selection = selectUnfrozen(full.graph, unfreeze, isHead);
   const headParams = [...full.graph.initializers.keys()].filter(isHead);

@@ -11,6 +11,7 @@ import type { GraftModel } from '../../models/load.js';
 import { REPORT_SCHEMA_VERSION, type RunReport, type Selected, type SplitMetrics } from '../../report/schema.js';
 import { writeRunReport } from '../../report/write.js';
 import { trainClassifier, type TrainOptions } from '../frozen-backbone.js';
+import { DEFAULT_VAL_FRACTION } from '../../data/dataset.js';
 import type { Pooling } from '../extract.js';
 import { fineTune, headFromClassifier, resumeTraining, trainFromScratch, type EndToEndOptions, type EndToEndResult } from './finetune.js';
 import type { Unfreeze } from './params.js';
@@ -61,8 +62,10 @@ export async function trainEndToEnd(dataset: string | undefined, opts: PipelineO
     if (opts.model && !(opts.unfreeze && 'blocks' in opts.unfreeze && opts.unfreeze.blocks === 0)) assertDifferentiable(opts.model.model.graph, opts.model.id);
     const headStarted = Date.now();
     const frozenOut = path.join(opts.out, 'frozen');
+    // Fine-tuning selects its epochs on a held-out split, so the frozen head uses the same split (trainClassifier's
+    // own default holds nothing out) and is fitted on the same training images.
     const frozen = await trainClassifier(dataset!, {
-      ...opts.head, model: opts.model, tap: opts.tap, pooling: opts.pooling, seed: opts.seed, val: opts.val, target: opts.target,
+      ...opts.head, model: opts.model, tap: opts.tap, pooling: opts.pooling, seed: opts.seed, val: opts.val ?? DEFAULT_VAL_FRACTION, refit: false, target: opts.target,
       out: frozenOut, plots: false, progress: opts.progress, log: opts.log, command: opts.command,
     });
     const stage: FrozenStage = {

@@ -1,6 +1,8 @@
 /* global document, fetch, window */
-// Runs an exported graft classifier with onnxruntime-web on tensors preprocessed by the test server,
-// shows the predicted labels and leaves the raw outputs in window.graftResult for the test to read.
+// Runs an exported graft classifier with onnxruntime-web. The model takes plain RGB pixels (0–255, NHWC, at the
+// size in its graft.preprocess metadata) and normalises inside the graph, so the page only needs the resized,
+// centre-cropped RGB bytes (the test server sends them; in an app, draw the image on a canvas at that size).
+// Shows the predicted labels and leaves the raw outputs in window.graftResult for the test to read.
 import * as ort from '/ort/ort.wasm.min.mjs';
 
 const status = document.getElementById('status');
@@ -33,7 +35,8 @@ async function run() {
   const session = await ort.InferenceSession.create('model.onnx', { executionProviders: ['wasm'] });
   const results = [];
   for (const input of manifest.inputs) {
-    const data = new Float32Array(await (await fetch(input.tensor)).arrayBuffer());
+    const rgb = new Uint8Array(await (await fetch(input.pixels)).arrayBuffer());
+    const data = Float32Array.from(rgb);
     const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', data, manifest.dims) });
     const probabilities = Array.from(out.probabilities.data);
     const logits = Array.from(out.logits.data);

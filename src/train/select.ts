@@ -1,0 +1,146 @@
+/**
+ * scikit-learn's LogisticRegressionCV for graft's linear head: the L2 weight decay is chosen by stratified
+ * k-fold cross-validation over a grid, each fold walking the grid from strong to weak regularisation with warm
+ * starts (the previous solution is an excellent start for the next, slightly weaker, penalty); then the head is
+ * fitted at the chosen value on the rows asked for.
+ */
+import { minimizeLbfgs, type LbfgsOptions } from './lbfgs.js';
+import { LogisticProblem, maskWeights, parameterCount } from './logistic.js';
+import { Rng } from '../util/rng.js';
+import { GraftError } from '../util/errors.js';
+
+/** Weight decays tried by default, strong → weak (the warm-start order). Objective: mean CE + (λ/2)·‖W‖². */
+export const DEFAULT_WEIGHT_DECAYS = [1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4];
+export const DEFAULT_CV_FOLDS = 5;
+
+export interface CvScore {
+  weightDecay: number;
+  /** Mean held-out accuracy over the folds. */
+  accuracy: number;
+  /** Mean held-out cross-entropy over the folds. */
+  loss: number;
+}
+
+export interface SelectOptions {
+  /** Rows (of the problem) that the folds divide. */
+  rows: number[];
+  labels: ArrayLike<number>;
+  weightDecays?: number[];
+  folds?: number;
+  seed?: number;
+  /**
+   * Row r + mirrorOffset is a mirrored copy of row r (training-time flip augmentation): it is fitted with r and
+   * never scored, so an image and its mirror are always in the same fold.
+   */
+  mirrorOffset?: number;
+  solver?: LbfgsOptions;
+  log?: (line: string) => void;
+}
+
+export interface Selection {
+  weightDecay: number;
+  folds: number;
+  scores: CvScore[];
+  /** Mean over folds of the solution at the chosen weight decay: a warm start for the final fits. */
+  start: Float64Array;
+  evaluations: number;
+}
+
+/** Stratified fold index (0..k−1) of each of `rows`, seeded: every class is dealt round-robin after a shuffle. */
+export function stratifiedFolds(rows: number[], labels: ArrayLike<number>, k: number, seed: number): number[] {
+  const rng = new Rng(seed);
+  const byClass = new Map<number, number[]>();
+  rows.forEach((row, r) => {
+    const c = labels[row];
+    if (!byClass.has(c)) byClass.set(c, []);
+    byClass.get(c)!.push(r);
+  });
+  const fold = new Array<number>(rows.length).fill(0);
+  let next = 0;
+  for (const c of [...byClass.keys()].sort((a, b) => a - b)) {
+    const members = byClass.get(c)!;
+    for (let i = members.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [members[i], members[j]] = [members[j], members[i]];
+    }
+    // Continue the round-robin across classes so that small classes do not all land in fold 0.
+    for (const r of members) fold[r] = next++ % k;
+  }
+  return fold;
+}
+
+/**
+ * Chooses the weight decay by k-fold CV: lowest mean held-out cross-entropy. Not accuracy: shrinking a linear
+ * head barely moves its argmax, so held-out accuracy cannot see over-regularisation, while the log loss (a
+ * proper score) can; ties in loss go to the stronger penalty.
+ */
+export async function selectWeightDecay(problem: LogisticProblem, opts: SelectOptions): Promise<Selection> {
+  const grid = [...(opts.weightDecays ?? DEFAULT_WEIGHT_DECAYS)].sort((a, b) => b - a);
+  const k = Math.min(opts.folds ?? DEFAULT_CV_FOLDS, opts.rows.length);
+  if (k < 2) throw new GraftError('DATASET', `cross-validation needs at least 2 training images, got ${opts.rows.length}`);
+  if (grid.some((v) => !(v >= 0))) throw new GraftError('BAD_ARGUMENT', `weight decays must be ≥ 0: ${grid.join(', ')}`);
+  const before = problem.evaluations;
+  const fold = stratifiedFolds(opts.rows, opts.labels, k, opts.seed ?? 13);
+  const nc = problem.nClasses;
+  const size = parameterCount(problem.dim, nc);
+  const accSum = new Float64Array(grid.length);
+  const lossSum = new Float64Array(grid.length);
+  const solutions: Float64Array[][] = grid.map(() => []);
+  // Folds share 1 − 2/k of their rows, so the previous fold's strongest-penalty solution starts the next fold's path.
+  let pathStart: Float64Array = new Float64Array(size);
+  for (let f = 0; f < k; f++) {
+    const fitRows = withMirrors(opts.rows.filter((_, r) => fold[r] !== f), opts.mirrorOffset);
+    const heldOut = opts.rows.filter((_, r) => fold[r] === f);
+    const weights = maskWeights(problem.n, fitRows);
+    let params = pathStart;
+    for (let g = 0; g < grid.length; g++) {
+      const lambda = grid[g];
+      const result = await minimizeLbfgs((p, grad) => problem.evaluate(p, weights, lambda, grad), params, opts.solver);
+      params = result.x;
+      if (g === 0) pathStart = params;
+      solutions[g].push(params);
+      const logits = await problem.logits(params);
+      const { accuracy, loss } = scoreRows(logits, opts.labels, heldOut, nc);
+      accSum[g] += accuracy;
+      lossSum[g] += loss;
+    }
+  }
+  const scores = grid.map((weightDecay, g) => ({ weightDecay, accuracy: accSum[g] / k, loss: lossSum[g] / k }));
+  let best = 0;
+  for (let g = 1; g < grid.length; g++) {
+    const a = scores[g];
+    const b = scores[best];
+    if (a.loss < b.loss - 1e-12) best = g;
+  }
+  const start = new Float64Array(size);
+  for (const s of solutions[best]) for (let j = 0; j < size; j++) start[j] += s[j] / k;
+  opts.log?.(`weight decay by ${k}-fold CV: ${scores.map((s) => `${s.weightDecay.toExponential(0)} ${(s.accuracy * 100).toFixed(1)}% ${s.loss.toFixed(3)}`).join('  ')} → ${grid[best].toExponential(0)}`);
+  return { weightDecay: grid[best], folds: k, scores, start, evaluations: problem.evaluations - before };
+}
+
+/** Fits the head at one weight decay on `rows` (warm-started from `start`). */
+export async function fitLogistic(problem: LogisticProblem, rows: number[], weightDecay: number, start?: Float64Array, solver?: LbfgsOptions) {
+  const weights = maskWeights(problem.n, rows);
+  const x0 = start ?? new Float64Array(parameterCount(problem.dim, problem.nClasses));
+  return minimizeLbfgs((p, grad) => problem.evaluate(p, weights, weightDecay, grad), x0, solver);
+}
+
+/** `rows` plus their mirrored copies when there are any. */
+export function withMirrors(rows: number[], mirrorOffset?: number): number[] {
+  return mirrorOffset === undefined ? rows : [...rows, ...rows.map((r) => r + mirrorOffset)];
+}
+
+function scoreRows(logits: Float32Array, labels: ArrayLike<number>, rows: number[], k: number): { accuracy: number; loss: number } {
+  let hits = 0;
+  let loss = 0;
+  for (const row of rows) {
+    let max = -Infinity;
+    let arg = 0;
+    for (let c = 0; c < k; c++) if (logits[row * k + c] > max) { max = logits[row * k + c]; arg = c; }
+    let sum = 0;
+    for (let c = 0; c < k; c++) sum += Math.exp(logits[row * k + c] - max);
+    loss += Math.log(sum) - (logits[row * k + labels[row]] - max);
+    if (arg === labels[row]) hits++;
+  }
+  return { accuracy: hits / rows.length, loss: loss / rows.length };
+}
