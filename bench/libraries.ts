@@ -1,16 +1,17 @@
 /**
  * Hand-written vs library, same run: the ONNX protobuf codec (onnx/codec.ts + protobuf.ts) against onnx-proto
- * (protobufjs over the official onnx.proto), and dream's FFT (viz/dream/fft.ts) against fft.js.
+ * (protobufjs over the official onnx.proto), and dream's FFT: the hand-written mixed-radix one (kept in bench/baseline/) against fft.js, which
+ * viz/dream/fft.ts now uses (under Bluestein's identity for lengths that are not powers of two).
  * onnx-proto's numbers are a lower bound for a library codec: they stop at protobufjs objects, before the
  * mapping into graft's Model that a replacement would still need.
  *   node --import tsx bench/libraries.ts [architecture, default resnet50]
  */
 import os from 'node:os';
 import onnxProto from 'onnx-proto';
-import FFT from 'fft.js';
 import { buildArchitecture } from '../src/models/builders/index.js';
 import { decodeModel, encodeModel } from '../src/onnx/codec.js';
-import { fft, irfft2, halfWidth } from '../src/viz/dream/fft.js';
+import { fft, irfft2, irfft2Adjoint, halfWidth } from '../src/viz/dream/fft.js';
+import * as handWritten from './baseline/fft-hand-written.js';
 import { medianMs } from './timing.js';
 
 const { onnx } = onnxProto;
@@ -36,21 +37,21 @@ const handEncode = await medianMs(async () => encodeModel(built.model), 5);
 const libEncode = await medianMs(async () => onnx.ModelProto.encode(decoded).finish(), 5);
 row('encode (objects → bytes)', handEncode, libEncode);
 
-// Complex FFT at a power of two (the only lengths fft.js transforms).
-const n = 256;
-const re = Float64Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
-const im = new Float64Array(n);
-const lib = new FFT(n);
-const input = lib.createComplexArray() as number[];
-for (let i = 0; i < n; i++) input[2 * i] = re[i];
-const out = lib.createComplexArray() as number[];
-const reps = 20000;
-const handFft = await medianMs(async () => { for (let r = 0; r < reps; r++) fft(re.slice(), im.slice()); }, 5);
-const libFft = await medianMs(async () => { for (let r = 0; r < reps; r++) lib.transform(out, input); }, 5);
-row(`complex FFT n=${n} (×${reps})`, handFft, libFft);
+// Complex FFT: the hand-written mixed-radix one against fft.js (under Bluestein for lengths that are not powers of two).
+const reps = 2000;
+for (const n of [256, 232]) {
+  const re = Float64Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
+  const im = new Float64Array(n);
+  const handFft = await medianMs(async () => { for (let r = 0; r < reps; r++) handWritten.fft(re.slice(), im.slice()); }, 5);
+  const libFft = await medianMs(async () => { for (let r = 0; r < reps; r++) fft(re.slice(), im.slice()); }, 5);
+  row(`complex FFT n=${n} (×${reps})`, handFft, libFft);
+}
 
-// A dream step's inverse transform: 3 channels of a 232×232 image (224 + 2·4 jitter margin) — not a power of two.
+// What a dream step pays: the inverse transform of one render and its adjoint, 3 channels of 232×232 (224 + 2·4 jitter margin).
 const h = 232;
-const spec = { re: new Float32Array(h * halfWidth(h)).fill(0.01), im: new Float32Array(h * halfWidth(h)) };
-const dreamIrfft = await medianMs(async () => { for (let c = 0; c < 3; c++) irfft2(spec, h, h); }, 5);
-console.log(`irfft2 3×${h}×${h} (one dream render)   hand-written ${dreamIrfft.toFixed(1).padStart(8)} ms   fft.js: n/a (power-of-two sizes only)`);
+const spec = { re: Float32Array.from({ length: h * halfWidth(h) }, (_, i) => Math.cos(i)), im: Float32Array.from({ length: h * halfWidth(h) }, (_, i) => Math.sin(i)) };
+const img = Float32Array.from({ length: h * h }, (_, i) => Math.sin(i * 0.1));
+const step = (impl: { irfft2: typeof irfft2; irfft2Adjoint: typeof irfft2Adjoint }) => async () => {
+  for (let c = 0; c < 3; c++) { impl.irfft2(spec, h, h); impl.irfft2Adjoint(img, h, h); }
+};
+row(`irfft2 + adjoint, 3×${h}×${h}`, await medianMs(step(handWritten), 5), await medianMs(step({ irfft2, irfft2Adjoint }), 5));
