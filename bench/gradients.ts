@@ -39,9 +39,8 @@ async function measure(spec: string, batch: number): Promise<void> {
   const fwd = await medianMs(() => forward.run({ [m.inputName]: x }), count);
   await forward.release();
 
-  const logits = logitsTensor(m);
   const built = performance.now();
-  const runner = await GradientRunner.create(m.model, (b) => objectives.logit(b, logits), {
+  const runner = await GradientRunner.create(m.model, (b, ctx) => objectives.logit(b, logitsTensor(m, b, ctx.shapes())), {
     wrt: [m.inputName], inputShapes: { [m.inputName]: dims, target_onehot: [batch, classes] },
   });
   const buildSeconds = (performance.now() - built) / 1000;

@@ -151,8 +151,7 @@ async function gradients(): Promise<void> {
     const session = await Session.create(m.model);
     const fwd = await medianMs(() => session.run({ [m.inputName]: x }), 5);
     await session.release();
-    const logits = logitsTensor(m);
-    const runner = await GradientRunner.create(m.model, (b) => objectives.logit(b, logits), { wrt: [m.inputName], inputShapes: { [m.inputName]: dims, target_onehot: [1, m.labels.length] } });
+    const runner = await GradientRunner.create(m.model, (b, ctx) => objectives.logit(b, logitsTensor(m, b, ctx.shapes())), { wrt: [m.inputName], inputShapes: { [m.inputName]: dims, target_onehot: [1, m.labels.length] } });
     const onehot = new Float32Array(m.labels.length);
     onehot[281] = 1;
     const grad = await medianMs(() => runner.run({ [m.inputName]: x, target_onehot: float32(onehot, [1, m.labels.length]) }), spec === 'vgg16' ? 3 : 5);

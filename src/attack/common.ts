@@ -6,7 +6,7 @@
 import { PIXEL_MAX, batchDims, pixelsToTensor, tensorGradToPixels } from '../image/layout.js';
 import type { GraftModel } from '../models/load.js';
 import { logitsTensor } from '../models/logits.js';
-import { GradientRunner } from '../autodiff/index.js';
+import { GradientRunner, type Objective, type ObjectiveContext } from '../autodiff/index.js';
 import { float32 } from '../runtime/session.js';
 import { attr } from '../onnx/types.js';
 import type { GraphBuilder } from '../onnx/graph.js';
@@ -191,8 +191,8 @@ export class LossGradient {
     const [h, w] = m.preprocess.size;
     const inputDims = batchDims(batch, m.preprocess);
     const classes = m.labels.length;
-    const objective = (b: GraphBuilder) => {
-      const z = logitsTensor(m, b);
+    const objective = (b: GraphBuilder, ctx: ObjectiveContext): Objective => {
+      const z = logitsTensor(m, b, ctx.shapes());
       b.node('Identity', [z], {}, { outputs: [LOGITS_OUT], name: 'attack_keep_logits' });
       const perRow = (x: string) => b.op('ReduceSum', [x, b.constInt64('attack_class_axis', [1])], { keepdims: attr.i(1) });
       const logp = b.op('LogSoftmax', [z], { axis: attr.i(-1) });
@@ -200,13 +200,10 @@ export class LossGradient {
       b.input('attack_set', 'float32', [batch, classes]);
       const refLogp = perRow(b.op('Mul', [logp, 'attack_ref']));
       const rest = b.op('Log', [perRow(b.op('Mul', [b.op('Exp', [b.op('Sub', [logp, refLogp])]), 'attack_set']))]);
-      return b.op('Neg', [b.op('ReduceSum', [b.op('Add', [refLogp, rest])], { keepdims: attr.i(0) })]);
+      const target = b.op('Neg', [b.op('ReduceSum', [b.op('Add', [refLogp, rest])], { keepdims: attr.i(0) })]);
+      return { target, keepOutputs: [LOGITS_OUT], inputShapes: { attack_ref: [batch, classes], attack_set: [batch, classes] } };
     };
-    const runner = await GradientRunner.create(m.model, objective, {
-      wrt: [m.inputName],
-      inputShapes: { [m.inputName]: inputDims, attack_ref: [batch, classes], attack_set: [batch, classes] },
-      keepOutputs: [LOGITS_OUT],
-    });
+    const runner = await GradientRunner.create(m.model, objective, { wrt: [m.inputName], inputShapes: { [m.inputName]: inputDims } });
     return new LossGradient(runner, m, batch, classes, 3 * h * w);
   }
 

@@ -1,9 +1,9 @@
 /** The pre-softmax class scores of a classifier, as an [N, C] tensor name that objectives can differentiate. */
 import type { Graph } from '../onnx/types.js';
 import { attr } from '../onnx/types.js';
-import { GraphBuilder } from '../onnx/graph.js';
+import type { GraphBuilder } from '../onnx/graph.js';
 import { producers } from '../onnx/order.js';
-import { inferShapes } from '../onnx/shapes.js';
+import { inferShapes, type TensorInfo } from '../onnx/shapes.js';
 import { GraftError } from '../util/errors.js';
 import type { GraftModel } from './load.js';
 
@@ -14,18 +14,17 @@ const SHAPE_ONLY = new Set(['Reshape', 'Flatten', 'Identity', 'Squeeze']);
 
 /**
  * The logits tensor of `m` as [N, C]: the output itself for logit models, the Softmax input for probability
- * models. When that tensor has extra unit dims (e.g. [N, C, 1, 1]) a Flatten node is appended (once) to
- * `b`'s graph, or to `m.model.graph` when no builder is given — so call it before GradientRunner.create
- * (which clones the model graph), or pass the objective's builder.
+ * models. When that tensor has extra unit dims (e.g. [N, C, 1, 1]) a Flatten node is appended (once) to `b`'s
+ * graph — the builder's graph (an objective's copy), never `m.model.graph`. `shapes`, when the caller has
+ * inferred them already (GradientRunner's ObjectiveContext), saves inferring the graph again.
  */
-export function logitsTensor(m: GraftModel, b?: GraphBuilder): string {
-  const graph = b?.graph ?? m.model.graph;
+export function logitsTensor(m: GraftModel, b: GraphBuilder, shapes?: Map<string, TensorInfo>): string {
+  const graph = b.graph;
   const source = m.output === 'logits' ? m.outputName : softmaxInput(graph, m);
-  const rank = inferShapes(graph).get(source)?.shape?.length;
+  const rank = (shapes ?? inferShapes(graph)).get(source)?.shape?.length;
   if (rank === 2) return source;
   if (producers(graph).has(FLAT_LOGITS)) return FLAT_LOGITS;
-  const builder = b ?? new GraphBuilder(graph);
-  builder.node('Flatten', [source], { axis: attr.i(1) }, { outputs: [FLAT_LOGITS], name: 'graft_flatten_logits' });
+  b.node('Flatten', [source], { axis: attr.i(1) }, { outputs: [FLAT_LOGITS], name: 'graft_flatten_logits' });
   return FLAT_LOGITS;
 }
 

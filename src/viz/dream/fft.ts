@@ -1,90 +1,111 @@
 /**
- * Discrete Fourier transforms of any length (mixed radix, direct DFT for prime factors) and the real 2-D
- * inverse transform used by the Fourier image parameterisation, with its exact adjoint.
+ * Discrete Fourier transforms of any length and the real 2-D inverse transform used by the Fourier image
+ * parameterisation, with its exact adjoint. The complex transform is fft.js (radix-4, powers of two); other
+ * lengths go through Bluestein's chirp-z identity on a power-of-two fft.js transform.
  */
+import FFT from 'fft.js';
 
 /** In-place unnormalised complex DFT of length n: X[k] = Σ x[j]·e^{∓2πijk/n} (− forward, + inverse). */
 export function fft(re: Float64Array, im: Float64Array, inverse = false): void {
   const n = re.length;
   if (n <= 1) return;
-  const plan = planFor(n);
-  plan.inRe.set(re);
-  plan.inIm.set(im);
-  transform(plan, inverse ? 1 : -1, 0, 1, n, re, im, 0);
+  // The inverse DFT is the conjugate of the forward DFT of the conjugate.
+  if (inverse) for (let i = 0; i < n; i++) im[i] = -im[i];
+  if ((n & (n - 1)) === 0) powerOfTwo(re, im);
+  else bluestein(re, im);
+  if (inverse) for (let i = 0; i < n; i++) im[i] = -im[i];
 }
 
-interface Plan {
-  n: number;
-  /** cos / sin of 2πk/n. */
-  cos: Float64Array;
-  sin: Float64Array;
-  inRe: Float64Array;
-  inIm: Float64Array;
-  tmpRe: Float64Array;
-  tmpIm: Float64Array;
-}
+interface Radix2 { fft: FFT; input: number[]; output: number[] }
+const radix2 = new Map<number, Radix2>();
 
-const plans = new Map<number, Plan>();
-
-function planFor(n: number): Plan {
-  let plan = plans.get(n);
-  if (!plan) {
-    const angle = (k: number) => (2 * Math.PI * k) / n;
-    plan = {
-      n,
-      cos: Float64Array.from({ length: n }, (_, k) => Math.cos(angle(k))),
-      sin: Float64Array.from({ length: n }, (_, k) => Math.sin(angle(k))),
-      inRe: new Float64Array(n),
-      inIm: new Float64Array(n),
-      tmpRe: new Float64Array(n),
-      tmpIm: new Float64Array(n),
-    };
-    plans.set(n, plan);
+function radix2For(n: number): Radix2 {
+  let r = radix2.get(n);
+  if (!r) {
+    const f = new FFT(n);
+    radix2.set(n, (r = { fft: f, input: f.createComplexArray() as number[], output: f.createComplexArray() as number[] }));
   }
-  return plan;
+  return r;
 }
 
-function smallestFactor(n: number): number {
-  if (n % 2 === 0) return 2;
-  for (let f = 3; f * f <= n; f += 2) if (n % f === 0) return f;
-  return n;
-}
-
-/**
- * Decimation in time: the DFT of the length-len sequence plan.in[offset + j·stride] is written to
- * out[at … at+len). Its p interleaved sub-sequences are transformed into consecutive blocks of out, then each
- * group of p values {X_r[q]} is combined in place into outputs q + s·m (a direct DFT when len is prime).
- */
-function transform(plan: Plan, sign: number, offset: number, stride: number, len: number, outRe: Float64Array, outIm: Float64Array, at: number): void {
-  if (len === 1) {
-    outRe[at] = plan.inRe[offset];
-    outIm[at] = plan.inIm[offset];
-    return;
+/** Forward DFT of a power-of-two length, in place. */
+function powerOfTwo(re: Float64Array, im: Float64Array): void {
+  const { fft: f, input, output } = radix2For(re.length);
+  for (let i = 0; i < re.length; i++) {
+    input[2 * i] = re[i];
+    input[2 * i + 1] = im[i];
   }
-  const p = smallestFactor(len);
-  const m = len / p;
-  for (let r = 0; r < p; r++) transform(plan, sign, offset + r * stride, stride * p, m, outRe, outIm, at + r * m);
-  const { cos, sin, tmpRe, tmpIm } = plan;
-  const step = plan.n / len;
-  for (let q = 0; q < m; q++) {
-    for (let r = 0; r < p; r++) {
-      tmpRe[r] = outRe[at + r * m + q];
-      tmpIm[r] = outIm[at + r * m + q];
+  f.transform(output, input);
+  for (let i = 0; i < re.length; i++) {
+    re[i] = output[2 * i];
+    im[i] = output[2 * i + 1];
+  }
+}
+
+interface Chirp {
+  /** Power-of-two convolution length ≥ 2n − 1. */
+  m: number;
+  /** w[k] = e^{−iπk²/n}. */
+  wRe: Float64Array;
+  wIm: Float64Array;
+  /** DFT (length m) of the wrapped conj(w). */
+  bRe: Float64Array;
+  bIm: Float64Array;
+}
+const chirps = new Map<number, Chirp>();
+
+function chirpFor(n: number): Chirp {
+  let c = chirps.get(n);
+  if (c) return c;
+  let m = 1;
+  while (m < 2 * n - 1) m *= 2;
+  const wRe = new Float64Array(n);
+  const wIm = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    // k² mod 2n keeps the angle small, so it stays exact for large k.
+    const angle = (Math.PI * ((k * k) % (2 * n))) / n;
+    wRe[k] = Math.cos(angle);
+    wIm[k] = -Math.sin(angle);
+  }
+  const bRe = new Float64Array(m);
+  const bIm = new Float64Array(m);
+  for (let k = 0; k < n; k++) {
+    bRe[k] = wRe[k];
+    bIm[k] = -wIm[k];
+    if (k > 0) {
+      bRe[m - k] = wRe[k];
+      bIm[m - k] = -wIm[k];
     }
-    for (let s = 0; s < p; s++) {
-      const k = q + s * m;
-      let sr = 0;
-      let si = 0;
-      for (let r = 0; r < p; r++) {
-        const t = ((r * k) % len) * step;
-        const c = cos[t];
-        const sn = sign * sin[t];
-        sr += tmpRe[r] * c - tmpIm[r] * sn;
-        si += tmpRe[r] * sn + tmpIm[r] * c;
-      }
-      outRe[at + k] = sr;
-      outIm[at + k] = si;
-    }
+  }
+  powerOfTwo(bRe, bIm);
+  chirps.set(n, (c = { m, wRe, wIm, bRe, bIm }));
+  return c;
+}
+
+/** Forward DFT of any length n as a circular convolution of length m (Bluestein): X[k] = w[k]·Σ_j x[j]w[j]·conj(w[k−j]). */
+function bluestein(re: Float64Array, im: Float64Array): void {
+  const n = re.length;
+  const { m, wRe, wIm, bRe, bIm } = chirpFor(n);
+  const aRe = new Float64Array(m);
+  const aIm = new Float64Array(m);
+  for (let j = 0; j < n; j++) {
+    aRe[j] = re[j] * wRe[j] - im[j] * wIm[j];
+    aIm[j] = re[j] * wIm[j] + im[j] * wRe[j];
+  }
+  powerOfTwo(aRe, aIm);
+  // Pointwise product, then the inverse transform of length m (conjugate trick, divided by m).
+  for (let k = 0; k < m; k++) {
+    const r = aRe[k] * bRe[k] - aIm[k] * bIm[k];
+    const i = aRe[k] * bIm[k] + aIm[k] * bRe[k];
+    aRe[k] = r;
+    aIm[k] = -i;
+  }
+  powerOfTwo(aRe, aIm);
+  for (let k = 0; k < n; k++) {
+    const cr = aRe[k] / m;
+    const ci = -aIm[k] / m;
+    re[k] = cr * wRe[k] - ci * wIm[k];
+    im[k] = cr * wIm[k] + ci * wRe[k];
   }
 }
 

@@ -32,19 +32,16 @@ export class DreamProblem {
   /** Compiles the gradient session for `objective` at batch 1. */
   static async create(m: GraftModel, objective: DreamObjective): Promise<DreamProblem> {
     const inputDims = batchDims(1, m.preprocess);
-    const inputShapes: Record<string, number[]> = { [m.inputName]: inputDims };
-    for (const [name, feed] of Object.entries(objective.feeds)) inputShapes[name] = feed.dims;
-    // The logits tensor is named while the objective is built; the runner reads keepOutputs after that.
-    const keepOutputs: string[] = [];
+    const feedShapes = Object.fromEntries(Object.entries(objective.feeds).map(([name, feed]) => [name, feed.dims]));
     const runner = await GradientRunner.create(
       m.model,
-      (b) => {
-        keepOutputs.push(logitsTensor(m, b));
-        return objective.build(b, m.inputName);
+      (b, ctx) => {
+        const logits = logitsTensor(m, b, ctx.shapes());
+        return { target: objective.build(b, m.inputName, ctx), keepOutputs: [logits], inputShapes: feedShapes };
       },
-      { wrt: [m.inputName], inputShapes, keepOutputs },
+      { wrt: [m.inputName], inputShapes: { [m.inputName]: inputDims } },
     );
-    return new DreamProblem(m, runner, objective, keepOutputs[0]);
+    return new DreamProblem(m, runner, objective, runner.objective.keepOutputs[0]);
   }
 
   /** Loss and parameter gradient for the current parameters under one draw of the transforms. */

@@ -36,27 +36,21 @@ export class LogitGradient {
       throw new GraftError('UNSUPPORTED_OP', `${m.id} is a quantised (int8) model: its QLinear ops have no gradients; use a float model`);
     }
     const inputDims = batchDims(batch, m.preprocess);
-    const inputShapes: Record<string, number[]> = { [m.inputName]: inputDims, [CLASS_INPUT]: [batch, m.labels.length] };
-    // Names are chosen while the objective is built; the runner reads wrt/keepOutputs afterwards.
-    const wrt = [m.inputName];
-    const keepOutputs: string[] = [];
-    let probe: Probe | undefined;
+    const inputShapes = { [m.inputName]: inputDims, [CLASS_INPUT]: [batch, m.labels.length] };
     const runner = await GradientRunner.create(
       m.model,
-      (b) => {
-        if (tap) {
-          probe = addProbe(b, tap, inputShapes);
-          inputShapes[probe.input] = probe.dims;
-          wrt.push(probe.input);
-          keepOutputs.push(tap);
-        }
-        const logits = logitsTensor(m, b);
-        keepOutputs.unshift(logits);
-        return objectives.logit(b, logits, CLASS_INPUT);
+      (b, ctx) => {
+        const logits = logitsTensor(m, b, ctx.shapes());
+        const target = objectives.logit(b, logits, CLASS_INPUT);
+        if (!tap) return { target, keepOutputs: [logits] };
+        const probe = addProbe(b, tap, ctx.shapes());
+        return { target, keepOutputs: [logits, tap], wrt: [probe.input], inputShapes: { [probe.input]: probe.dims } };
       },
-      { wrt, inputShapes, keepOutputs },
+      { wrt: [m.inputName], inputShapes },
     );
-    return new LogitGradient(m, runner, batch, keepOutputs[0], tap, probe);
+    const added = runner.objective;
+    const probe: Probe | undefined = tap ? { input: added.wrt[0], dims: added.inputShapes[added.wrt[0]] } : undefined;
+    return new LogitGradient(m, runner, batch, added.keepOutputs[0], tap, probe);
   }
 
   /** Runs a full batch of inputs (model layout, batch-major); row i differentiates logit[classes[i]]. */

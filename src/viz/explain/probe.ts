@@ -3,7 +3,7 @@
  * consumers through the sum — the gradient w.r.t. the probe is the gradient w.r.t. the tensor.
  */
 import type { GraphBuilder } from '../../onnx/graph.js';
-import { inferShapes } from '../../onnx/shapes.js';
+import type { TensorInfo } from '../../onnx/shapes.js';
 import { GraftError } from '../../util/errors.js';
 
 export interface Probe {
@@ -12,9 +12,9 @@ export interface Probe {
   dims: number[];
 }
 
-/** Inserts a probe on `tensor`; `inputShapes` fixes the graph input dims so the probe's shape is concrete. */
-export function addProbe(b: GraphBuilder, tensor: string, inputShapes: Record<string, number[]>): Probe {
-  const shape = inferShapes(b.graph, inputShapes).get(tensor)?.shape;
+/** Inserts a probe on `tensor`; `shapes` are the graph's inferred shapes at concrete input dims (so the probe's is concrete). */
+export function addProbe(b: GraphBuilder, tensor: string, shapes: Map<string, TensorInfo>): Probe {
+  const shape = shapes.get(tensor)?.shape;
   if (!shape || !shape.every((d): d is number => typeof d === 'number')) {
     throw new GraftError('SHAPE', `cannot probe tensor "${tensor}": its shape is unknown (${shape ? shape.join('×') : 'no shape'})`);
   }

@@ -7,7 +7,7 @@ import { oneHot, type DreamObjective } from './objective.js';
 export function classObjective(m: GraftModel, classIndex: number, weight = 1): DreamObjective {
   const classes = m.labels.length;
   return {
-    build: (b) => weightedSum(b, [[crossEntropy(b, logitsTensor(m, b), 'dream_target'), weight]]),
+    build: (b, _input, ctx) => weightedSum(b, [[crossEntropy(b, logitsTensor(m, b, ctx.shapes()), 'dream_target'), weight]]),
     feeds: { dream_target: { dims: [1, classes], data: oneHot(classes, classIndex) } },
   };
 }

@@ -26,7 +26,7 @@ export function absoluteTotalVariation(b: GraphBuilder, image: string, layout: '
 export function withTotalVariation(objective: DreamObjective, weight: number, layout: 'NCHW' | 'NHWC'): DreamObjective {
   if (weight === 0) return objective;
   return {
-    build: (b, input) => weightedSum(b, [[objective.build(b, input), 1], [absoluteTotalVariation(b, input, layout), weight]]),
+    build: (b, input, ctx) => weightedSum(b, [[objective.build(b, input, ctx), 1], [absoluteTotalVariation(b, input, layout), weight]]),
     feeds: objective.feeds,
   };
 }

@@ -1,0 +1,57 @@
+/**
+ * Hand-written vs library, same run: the ONNX protobuf codec (onnx/codec.ts + protobuf.ts) against onnx-proto
+ * (protobufjs over the official onnx.proto), and dream's FFT: the hand-written mixed-radix one (kept in bench/baseline/) against fft.js, which
+ * viz/dream/fft.ts now uses (under Bluestein's identity for lengths that are not powers of two).
+ * onnx-proto's numbers are a lower bound for a library codec: they stop at protobufjs objects, before the
+ * mapping into graft's Model that a replacement would still need.
+ *   node --import tsx bench/libraries.ts [architecture, default resnet50]
+ */
+import os from 'node:os';
+import onnxProto from 'onnx-proto';
+import { buildArchitecture } from '../src/models/builders/index.js';
+import { decodeModel, encodeModel } from '../src/onnx/codec.js';
+import { fft, irfft2, irfft2Adjoint, halfWidth } from '../src/viz/dream/fft.js';
+import * as handWritten from './baseline/fft-hand-written.js';
+import { medianMs } from './timing.js';
+
+const { onnx } = onnxProto;
+const arch = process.argv[2] ?? 'resnet50';
+const built = buildArchitecture(arch, { seed: 0 });
+const bytes = encodeModel(built.model);
+console.log(`${arch}: ${(bytes.length / 1e6).toFixed(1)} MB encoded — node ${process.version}, load ${os.loadavg()[0].toFixed(2)}, ${new Date().toISOString()}`);
+
+const row = (what: string, hand: number, lib: number) =>
+  console.log(`${what.padEnd(34)} hand-written ${hand.toFixed(1).padStart(8)} ms   library ${lib.toFixed(1).padStart(8)} ms   library/hand ${(lib / hand).toFixed(2)}×`);
+
+const handDecode = await medianMs(async () => decodeModel(bytes), 5);
+const libDecode = await medianMs(async () => onnx.ModelProto.decode(bytes), 5);
+row('decode (bytes → objects)', handDecode, libDecode);
+// Closer to what a library codec would cost: also copy every initializer's raw bytes out into its own Float32Array.
+const libDecodeCopy = await medianMs(async () => {
+  const m = onnx.ModelProto.decode(bytes);
+  for (const t of m.graph?.initializer ?? []) if (t.rawData?.length) new Float32Array(Uint8Array.from(t.rawData).buffer);
+}, 5);
+row('decode + copy weights out', handDecode, libDecodeCopy);
+const decoded = onnx.ModelProto.decode(bytes);
+const handEncode = await medianMs(async () => encodeModel(built.model), 5);
+const libEncode = await medianMs(async () => onnx.ModelProto.encode(decoded).finish(), 5);
+row('encode (objects → bytes)', handEncode, libEncode);
+
+// Complex FFT: the hand-written mixed-radix one against fft.js (under Bluestein for lengths that are not powers of two).
+const reps = 2000;
+for (const n of [256, 232]) {
+  const re = Float64Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
+  const im = new Float64Array(n);
+  const handFft = await medianMs(async () => { for (let r = 0; r < reps; r++) handWritten.fft(re.slice(), im.slice()); }, 5);
+  const libFft = await medianMs(async () => { for (let r = 0; r < reps; r++) fft(re.slice(), im.slice()); }, 5);
+  row(`complex FFT n=${n} (×${reps})`, handFft, libFft);
+}
+
+// What a dream step pays: the inverse transform of one render and its adjoint, 3 channels of 232×232 (224 + 2·4 jitter margin).
+const h = 232;
+const spec = { re: Float32Array.from({ length: h * halfWidth(h) }, (_, i) => Math.cos(i)), im: Float32Array.from({ length: h * halfWidth(h) }, (_, i) => Math.sin(i)) };
+const img = Float32Array.from({ length: h * h }, (_, i) => Math.sin(i * 0.1));
+const step = (impl: { irfft2: typeof irfft2; irfft2Adjoint: typeof irfft2Adjoint }) => async () => {
+  for (let c = 0; c < 3; c++) { impl.irfft2(spec, h, h); impl.irfft2Adjoint(img, h, h); }
+};
+row(`irfft2 + adjoint, 3×${h}×${h}`, await medianMs(step(handWritten), 5), await medianMs(step({ irfft2, irfft2Adjoint }), 5));
