@@ -1,7 +1,7 @@
 /**
  * A float64 ONNX interpreter for the ops graft's gradient tests use: the oracle the float32 backward graphs are
  * checked against. Written from the operator spec, independently of src/autodiff, so a wrong rule and a wrong
- * reference cannot agree by construction; test/autodiff/f64/interpreter.test.ts checks it against onnxruntime.
+ * reference cannot agree by construction; test/autodiff/f64-interpreter.test.ts checks it against onnxruntime.
  */
 import type { Model } from '../../../src/onnx/types.js';
 import { opsetOf } from '../../../src/onnx/types.js';

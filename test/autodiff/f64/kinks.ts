@@ -1,8 +1,7 @@
 /**
  * Where a piecewise-linear op (ReLU, LeakyReLU, Clip, HardSigmoid, HardSwish, Abs, Elu, max-pooling, a
  * comparison) sits relative to its kinks during one float64 forward pass: the smallest distance of any input
- * to a kink (or the smallest winner gap of a max window), relative to the largest magnitude in that op's input
- * (see `magnitude`), and a hash of which piece every element is on.
+ * to a kink (or the smallest winner gap of a max window), and a hash of which piece every element is on.
  * Finite differences are exact only if both perturbed points stay on the base point's pieces (same hash), and
  * a float32 forward picks the same pieces as the float64 one only if every distance exceeds its rounding error.
  */

@@ -1,8 +1,7 @@
 /** Elementwise and broadcasting ops in float64; the piecewise ones report their kinks to the monitor. */
 import type { OpContext, OpImpl } from './context.js';
 import { floatAttr, intAttr, required } from './context.js';
-import type { T64 } from './tensor.js';
-import { broadcastMap, size } from './tensor.js';
+import { broadcastMap } from './tensor.js';
 
 const INT_TYPES = new Set([2, 3, 4, 5, 6, 7, 12, 13]);
 
@@ -25,18 +24,14 @@ function piecewise(f: (v: number, ctx: OpContext) => number, kinks: (ctx: OpCont
     const ks = kinks(ctx);
     const monitor = ctx.kinks?.begin(ctx.node.opType);
     const out = new Float64Array(x.data.length);
-    const scales = monitor ? channelMagnitudes(x, ks) : undefined;
-    const inner = size(x.dims.slice(2));
-    const channels = x.dims.length >= 3 ? x.dims[1] : 1;
     for (let i = 0; i < out.length; i++) {
       const v = x.data[i];
       out[i] = f(v, ctx);
-      if (monitor && scales) {
-        const scale = scales[x.dims.length >= 3 ? Math.floor(i / inner) % channels : 0];
+      if (monitor) {
         let distance = Infinity;
         let piece = 0;
         for (const k of ks) {
-          distance = Math.min(distance, Math.abs(v - k) / scale);
+          distance = Math.min(distance, Math.abs(v - k));
           if (v > k) piece++;
         }
         monitor.record(distance, piece);
@@ -56,49 +51,14 @@ function comparison(f: (a: number, b: number) => boolean): OpImpl {
   return (ctx) => {
     const monitor = ctx.kinks?.begin(ctx.node.opType);
     const [x, y] = [required(ctx, 0), required(ctx, 1)];
-    const scale = Math.max(magnitude(x.data, []), magnitude(y.data, []));
     const out = broadcastMap([x, y], ([a, b]) => {
       const r = f(a, b);
-      monitor?.record(Math.abs(a - b) / scale, r ? 1 : 0);
+      monitor?.record(Math.abs(a - b), r ? 1 : 0);
       return r ? 1 : 0;
     });
     monitor?.done();
     return [out];
   };
-}
-
-/**
- * The scale kink distances are measured in: the largest magnitude among an op's inputs and kinks. float32
- * rounding error is relative to the magnitudes being summed, so a distance is safe when it is large relative
- * to this, whatever the layer's scale (deep layers of a freshly initialised network can be ~1e-5 small).
- */
-export function magnitude(data: Float64Array, kinks: number[]): number {
-  let m = 0;
-  for (const v of data) m = Math.max(m, Math.abs(v));
-  for (const k of kinks) m = Math.max(m, Math.abs(k));
-  return m > 0 ? m : 1;
-}
-
-/**
- * `magnitude` per channel of an [N, C, …] tensor (one value for lower ranks): a convolution's rounding error
- * scales with its output channel's weights, and channels of a freshly initialised network differ by orders.
- */
-export function channelMagnitudes(x: T64, kinks: number[]): Float64Array {
-  if (x.dims.length < 3) return Float64Array.of(magnitude(x.data, kinks));
-  const [n, c] = x.dims;
-  const inner = size(x.dims.slice(2));
-  const m = new Float64Array(c);
-  for (let b = 0; b < n; b++) {
-    for (let ch = 0; ch < c; ch++) {
-      const at = (b * c + ch) * inner;
-      for (let i = 0; i < inner; i++) m[ch] = Math.max(m[ch], Math.abs(x.data[at + i]));
-    }
-  }
-  for (let ch = 0; ch < c; ch++) {
-    for (const k of kinks) m[ch] = Math.max(m[ch], Math.abs(k));
-    if (m[ch] === 0) m[ch] = 1;
-  }
-  return m;
 }
 
 /** Clip bounds: inputs from opset 11, attributes before. */

@@ -1,7 +1,6 @@
 /** Convolution, pooling, normalisation and matrix products in float64, written from the ONNX operator spec. */
 import type { OpContext, OpImpl } from './context.js';
 import { floatAttr, intAttr, intsAttr, required, stringAttr } from './context.js';
-import { channelMagnitudes } from './ops-elementwise.js';
 import type { T64 } from './tensor.js';
 import { broadcastIndex, size } from './tensor.js';
 
@@ -189,7 +188,6 @@ function maxPoolWindows(ctx: OpContext, x: T64, win: Window): T64 {
   const { inH, inW, k: [kh, kw], s: [sh, sw], d: [dh, dw], head: [ph, pw], out: [oh, ow] } = win;
   const out = new Float64Array(n * c * oh * ow);
   const monitor = ctx.kinks?.begin(ctx.node.opType);
-  const scales = monitor ? channelMagnitudes(x, []) : undefined;
   for (let p = 0; p < n * c; p++) {
     const base = p * inH * inW;
     for (let y = 0; y < oh; y++) {
@@ -212,7 +210,7 @@ function maxPoolWindows(ctx: OpContext, x: T64, win: Window): T64 {
           }
         }
         out[(p * oh + y) * ow + xo] = best;
-        if (monitor && scales) monitor.record((best - second) / scales[scales.length === 1 ? 0 : p % c], at);
+        monitor?.record(best - second, at);
       }
     }
   }
