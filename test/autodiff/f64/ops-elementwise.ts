@@ -18,15 +18,16 @@ function unary(f: (v: number, ctx: OpContext) => number): OpImpl {
  * A piecewise op: `kinks` are its breakpoints in input units; every element reports its distance to the
  * nearest one and its piece (how many kinks lie below it).
  */
-function piecewise(f: (v: number, ctx: OpContext) => number, kinks: (ctx: OpContext) => number[]): OpImpl {
+function piecewise(make: (ctx: OpContext) => (v: number) => number, kinks: (ctx: OpContext) => number[]): OpImpl {
   return (ctx) => {
     const x = required(ctx, 0);
+    const f = make(ctx);
     const ks = kinks(ctx);
     const monitor = ctx.kinks?.begin(ctx.node.opType);
     const out = new Float64Array(x.data.length);
     for (let i = 0; i < out.length; i++) {
       const v = x.data[i];
-      out[i] = f(v, ctx);
+      out[i] = f(v);
       if (monitor) {
         let distance = Infinity;
         let piece = 0;
@@ -70,19 +71,29 @@ function clipBounds(ctx: OpContext): [number, number] {
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
 export const ELEMENTWISE_OPS: Record<string, OpImpl> = {
-  Relu: piecewise((v) => Math.max(v, 0), () => [0]),
-  LeakyRelu: piecewise((v, c) => (v > 0 ? v : v * floatAttr(c.node, 'alpha', 0.01)), () => [0]),
-  Elu: piecewise((v, c) => (v > 0 ? v : floatAttr(c.node, 'alpha', 1) * Math.expm1(v)), () => [0]),
-  Abs: piecewise((v) => Math.abs(v), () => [0]),
-  HardSigmoid: piecewise((v, c) => Math.min(1, Math.max(0, floatAttr(c.node, 'alpha', 0.2) * v + floatAttr(c.node, 'beta', 0.5))), (c) => {
+  Relu: piecewise(() => (v) => Math.max(v, 0), () => [0]),
+  LeakyRelu: piecewise((c) => {
+    const alpha = floatAttr(c.node, 'alpha', 0.01);
+    return (v) => (v > 0 ? v : v * alpha);
+  }, () => [0]),
+  Elu: piecewise((c) => {
+    const alpha = floatAttr(c.node, 'alpha', 1);
+    return (v) => (v > 0 ? v : alpha * Math.expm1(v));
+  }, () => [0]),
+  Abs: piecewise(() => Math.abs, () => [0]),
+  HardSigmoid: piecewise((c) => {
+    const alpha = floatAttr(c.node, 'alpha', 0.2);
+    const beta = floatAttr(c.node, 'beta', 0.5);
+    return (v) => Math.min(1, Math.max(0, alpha * v + beta));
+  }, (c) => {
     const alpha = floatAttr(c.node, 'alpha', 0.2);
     const beta = floatAttr(c.node, 'beta', 0.5);
     return [-beta / alpha, (1 - beta) / alpha];
   }),
-  HardSwish: piecewise((v) => v * Math.min(1, Math.max(0, v / 6 + 0.5)), () => [-3, 3]),
-  Clip: piecewise((v, c) => {
+  HardSwish: piecewise(() => (v) => v * Math.min(1, Math.max(0, v / 6 + 0.5)), () => [-3, 3]),
+  Clip: piecewise((c) => {
     const [lo, hi] = clipBounds(c);
-    return Math.min(hi, Math.max(lo, v));
+    return (v) => Math.min(hi, Math.max(lo, v));
   }, (c) => clipBounds(c).filter(Number.isFinite)),
   Sigmoid: unary(sigmoid),
   Tanh: unary(Math.tanh),
