@@ -30,10 +30,10 @@ function convBn(b: GraphBuilder, x: string, name: string, w: number[], attrs: Re
   ], { epsilon: attr.f(1e-3) }, `${name}.bn`);
 }
 
-async function check(feeds: Record<string, Feed>, wrt: string[], build: (b: GraphBuilder) => string, h = 5e-3): Promise<void> {
+async function check(feeds: Record<string, Feed>, wrt: string[], build: (b: GraphBuilder) => string): Promise<void> {
   const dims = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.dims]));
   const { model, objective } = opGraph(dims, build);
-  await checkGradients(model, { objective, wrt, feeds, h });
+  await checkGradients(model, { objective, wrt, feeds });
 }
 
 const x4 = [2, 3, 2, 3];
@@ -64,7 +64,7 @@ for (const [name, xDims, w, attrs, bias] of bnCases) {
     const { model, objective } = opGraph({ x: xDims }, build);
     const gm = buildGradientModel(model, { objective, wrt: ['x'], inputShapes: { x: xDims } });
     assert.ok(!gm.model.graph.nodes.some((n) => n.opType === 'BatchNormalization'), 'BatchNormalization is folded away');
-    await checkGradients(model, { objective, wrt: ['x'], feeds: { x: randomFeed(rng, xDims, -2, 2) }, h: 2e-3 });
+    await checkGradients(model, { objective, wrt: ['x'], feeds: { x: randomFeed(rng, xDims, -2, 2) } });
   });
 }
 
@@ -78,7 +78,7 @@ test('BatchNormalization is not folded when the Conv weight or a BN parameter is
   for (const wrt of [['x', 'l.W'], ['x', 'l.gamma'], ['l.B', 'l.beta']]) {
     const gm = buildGradientModel(model, { objective, wrt, inputShapes: { x: xDims } });
     assert.ok(gm.model.graph.nodes.some((n) => n.opType === 'BatchNormalization'), `wrt ${wrt.join(', ')}: BN kept`);
-    await checkGradients(model, { objective, wrt, feeds: { x: randomFeed(rng, xDims) }, h: 2e-3 });
+    await checkGradients(model, { objective, wrt, feeds: { x: randomFeed(rng, xDims) } });
   }
 });
 
@@ -111,5 +111,5 @@ test('foldBatchNorms: same forward values; kept Conv outputs, shared Conv output
   const [got, gotA] = await runOutputs(folded, x, [objective, 'a.bn']);
   assert.ok(Math.abs(want[0] - got[0]) <= 1e-4 * Math.max(1, Math.abs(want[0])), `objective ${got[0]} vs ${want[0]}`);
   wantA.forEach((v, i) => assert.ok(Math.abs(v - gotA[i]) <= 1e-5 * Math.max(1, Math.abs(v)), `a.bn[${i}]: ${gotA[i]} vs ${v}`));
-  await checkGradients(model, { objective, wrt: ['x'], feeds: { x }, h: 2e-3 });
+  await checkGradients(model, { objective, wrt: ['x'], feeds: { x } });
 });

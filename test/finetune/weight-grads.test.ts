@@ -16,7 +16,7 @@ import { Rng } from '../../src/util/rng.js';
 import { batchStatisticsForm } from '../../src/train/finetune/network.js';
 import { parameterLayers } from '../../src/train/finetune/params.js';
 import type { Feed } from '../autodiff/fd.js';
-import { checkDirectional, checkGradients, opGraph, randomFeed } from '../autodiff/fd.js';
+import { checkDirectional, checkGradients, feedsAwayFromKinks, opGraph, randomFeed } from '../autodiff/fd.js';
 
 const rng = new Rng(2024);
 
@@ -25,9 +25,9 @@ function param(b: GraphBuilder, name: string, dims: number[], scale = 0.5): stri
 }
 
 /** d objective / d params only (x is a fixed input). */
-async function checkParams(x: Feed, build: (b: GraphBuilder) => string, params: string[], h?: number): Promise<void> {
+async function checkParams(x: Feed, build: (b: GraphBuilder) => string, params: string[]): Promise<void> {
   const { model, objective } = opGraph({ x: x.dims }, build);
-  await checkGradients(model, { objective, wrt: params, feeds: { x }, h });
+  await checkGradients(model, { objective, wrt: params, feeds: { x } });
 }
 
 const convCases: [string, number[], number[], Record<string, Attribute>][] = [
@@ -120,16 +120,20 @@ for (const [name, build] of [['conv-BN-ReLU-maxpool ×2 → GAP → Gemm', twoBl
     const { model, objective } = opGraph({ x: [2, 3, 16, 16] }, build);
     const params = allParams(model);
     assert.ok(params.length >= 7 && !params.some((p) => p.endsWith('.mean') || p.endsWith('.var')));
-    await checkDirectional(model, { objective, wrt: params, feeds: { x: randomFeed(rng, [2, 3, 16, 16]) }, directions: 3 });
+    const feeds = feedsAwayFromKinks(model, objective, () => ({ x: randomFeed(rng, [2, 3, 16, 16]) }));
+    await checkDirectional(model, { objective, wrt: params, feeds, directions: 3 });
   });
 }
 
 test('scratch CNN at 32 px (builder): all 14 parameter tensors along random directions', async () => {
   const built = buildArchitecture('scratch_cnn', { classes: 3, seed: 5, inputSize: 32 });
   const params = allParams(built.model);
-  const { model, objective } = withObjective(built.model, 'logits', [2, 3]);
+  // One image: 118,784 ReLU inputs and 29,696 max windows per image make a point 1e-5 from every kink rare
+  // enough at batch 2 (~2 % of draws) that finding one would take seconds; at batch 1 it is ~1 in 8 draws.
+  const { model, objective } = withObjective(built.model, 'logits', [1, 3]);
   assert.equal(params.length, 14);
-  await checkDirectional(model, { objective, wrt: params, feeds: { input: randomFeed(rng, [2, 3, 32, 32]) }, directions: 2 });
+  const feeds = feedsAwayFromKinks(model, objective, () => ({ input: randomFeed(rng, [1, 3, 32, 32]) }));
+  await checkDirectional(model, { objective, wrt: params, feeds, directions: 2 });
 });
 
 test('batch-statistics BatchNormalization (training from scratch): d/dx, d/dγ, d/dβ through the batch mean and variance', async () => {
@@ -140,7 +144,7 @@ test('batch-statistics BatchNormalization (training from scratch): d/dx, d/dγ, 
   const { model: trainForm, states } = batchStatisticsForm(model, new Set(['gamma']));
   assert.equal(states.length, 1);
   assert.ok(!trainForm.graph.nodes.some((n) => n.opType === 'BatchNormalization'));
-  await checkGradients(trainForm, { objective, wrt: ['x', 'gamma', 'beta'], feeds: { x: randomFeed(rng, [3, 2, 3, 3], -2, 2) }, h: 5e-3, rtol: 2e-2 });
+  await checkGradients(trainForm, { objective, wrt: ['x', 'gamma', 'beta'], feeds: { x: randomFeed(rng, [3, 2, 3, 3], -2, 2) } });
 });
 
 test('the backward graph covers only the unfrozen part: training the head alone adds no convolution', () => {
