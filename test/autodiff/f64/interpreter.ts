@@ -5,7 +5,7 @@
  */
 import type { Model } from '../../../src/onnx/types.js';
 import { opsetOf } from '../../../src/onnx/types.js';
-import { topoSort } from '../../../src/onnx/graph.js';
+import { topoSort } from '../../../src/onnx/order.js';
 import type { OpImpl } from './context.js';
 import type { KinkMonitor } from './kinks.js';
 import { ELEMENTWISE_OPS } from './ops-elementwise.js';
