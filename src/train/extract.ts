@@ -88,8 +88,9 @@ export function featureCacheDir(m: GraftModel, tap: string, pooling: Pooling = '
 export async function extractFeatures(
   m: GraftModel,
   files: string[],
-  opts: { tap?: string; pooling?: Pooling; batchSize?: number; progress?: ProgressSink } = {},
+  opts: { tap?: string; pooling?: Pooling; batchSize?: number; progress?: ProgressSink; signal?: AbortSignal } = {},
 ): Promise<ExtractResult> {
+  opts.signal?.throwIfAborted();
   const started = Date.now();
   const tap = opts.tap ?? 'features';
   const pooling = opts.pooling ?? 'avg';
@@ -139,6 +140,8 @@ export async function extractFeatures(
           index.rows[ids[todo[k]]!] = nextRow++;
         });
         await writeFileAtomic(indexFile, JSON.stringify(index));
+        // Checked after the index is written, so the features extracted so far stay cached for the next run.
+        opts.signal?.throwIfAborted();
       }
       await fh.sync();
     } finally {

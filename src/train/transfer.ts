@@ -48,6 +48,10 @@ export interface TrainOptions {
   plots?: boolean;
   progress?: ProgressSink;
   log?: (line: string) => void;
+  /** Called after every head epoch (the studio draws its curves from these). */
+  onEpoch?: (row: EpochRow) => void;
+  /** Aborting stops the run between extraction batches or before the head is fitted (rejects with the signal's reason); cached features are kept. */
+  signal?: AbortSignal;
 }
 
 export interface SplitReport {
@@ -90,7 +94,8 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
   log(`dataset ${ds.root} (${ds.layout}): ${ds.classes.length} classes, ${Object.entries(bySplit).map(([k, v]) => `${v.length} ${k}`).join(', ')}`);
 
   const files = ds.samples.map((s) => s.path);
-  const ex = await extractFeatures(model, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize: opts.batchSize && opts.batchSize <= 64 ? opts.batchSize : 32 });
+  const ex = await extractFeatures(model, files, { tap, pooling: opts.pooling, progress: opts.progress, signal: opts.signal, batchSize: opts.batchSize && opts.batchSize <= 64 ? opts.batchSize : 32 });
+  opts.signal?.throwIfAborted();
   log(`features: ${ex.extracted} extracted, ${ex.fromCache} from cache, ${ex.failures.length} unreadable (${ex.seconds.toFixed(1)} s)`);
   const rowOf = new Map(ex.rows.map((fileIndex, r) => [fileIndex, r]));
   const sets = {} as Record<Split, FeatureSet>;
@@ -119,7 +124,10 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
   const fit = fitHead({
     ...fitOptions, head, train: sets.train, val,
     earlyStopping: opts.earlyStopping ? { patience: opts.earlyStopping } : undefined,
-    onEpoch: (row) => log(formatEpochRow(row, epochs)),
+    onEpoch: (row) => {
+      opts.onEpoch?.(row);
+      log(formatEpochRow(row, epochs));
+    },
   });
   const valReport = val ? splitReport(fit.head as DenseHead, val, ds.classes) : undefined;
   let trained = fit.head as DenseHead;

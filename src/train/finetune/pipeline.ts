@@ -26,7 +26,7 @@ export interface PipelineOptions extends Omit<EndToEndOptions, 'dataset' | 'chec
   unfreeze?: Unfreeze;
   backboneLrMult?: number;
   /** Options of the frozen-feature head stage (trainClassifier); its epochs are `--epochs-head`. */
-  head?: Omit<TrainOptions, 'model' | 'out' | 'seed' | 'val' | 'target' | 'progress' | 'log'>;
+  head?: Omit<TrainOptions, 'model' | 'out' | 'seed' | 'val' | 'target' | 'progress' | 'log' | 'signal'>;
   plots?: boolean;
 }
 
@@ -62,7 +62,7 @@ export async function trainEndToEnd(dataset: string | undefined, opts: PipelineO
     const frozenOut = path.join(opts.out, 'frozen');
     const frozen = await trainClassifier(dataset!, {
       ...opts.head, model: opts.model, tap: opts.tap, pooling: opts.pooling, seed: opts.seed, val: opts.val, target: opts.target,
-      out: frozenOut, plots: false, progress: opts.progress, log: opts.log,
+      out: frozenOut, plots: false, progress: opts.progress, log: opts.log, signal: opts.signal,
     });
     headSeconds = (Date.now() - headStarted) / 1000;
     opts.log?.(`frozen head: val accuracy ${(frozen.val.accuracy * 100).toFixed(2)}% (${frozen.val.n} images) — now unfreezing`);
