@@ -83,7 +83,8 @@ export async function attackJob(
   for (let i = 0; i < diff.length; i++) diff[i] = Math.max(0, Math.min(255, 128 + 10 * (adversarial.data[i] - original.data[i])));
   return {
     original: report.original, adversarial: report.adversarial, success: report.success, linf: report.linf, psnr: report.psnr,
-    transfer: report.transfer,
+    // The second model is named by its run, not by its path on this machine.
+    transfer: report.transfer ? { ...report.transfer, model: path.basename(path.dirname(report.transfer.model)) } : undefined,
     images: {
       original: pngUrl(await image.encodePng(original)),
       adversarial: pngUrl(await image.encodePng(adversarial)),

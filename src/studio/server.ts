@@ -285,6 +285,7 @@ function buildRoutes(ws: Workspace, jobs: Jobs, maxUpload: number): Route[] {
     if (!target) throw new HttpError(400, 'target missing');
     const transferRun = query.get('transfer');
     const transfer = transferRun ? doneModel(p, plainSegment(encodeURIComponent(transferRun))) : undefined;
+    if (jobs.activeFor(p)) throw new HttpError(409, 'project is busy with another job');
     const file = await scratchImage(p, req);
     const outDir = fs.mkdtempSync(path.join(ws.scratchDir(p), 'attack-'));
     const job = jobs.start(p, 'attack', (ctx) => attackJob(model, file, target, transfer, outDir, ctx).finally(async () => {
