@@ -27,12 +27,15 @@ export function drawChart(svg: SVGSVGElement, title: string, series: Series[], y
     el('text', { x: L - 4, y: y(v) + 4, class: 'tick', 'text-anchor': 'end' }, v.toFixed(2));
   }
   el('text', { x: W - R, y: H - 6, class: 'tick', 'text-anchor': 'end' }, `epoch ${maxX}`);
-  let legendX = L + 90;
+  // One legend entry per solid series; dashed ones are the same runs' training curves.
+  let legendX = L + 70;
   for (const s of series) {
     if (s.points.length) {
       el('polyline', { points: s.points.map(([a, b]) => `${x(a)},${y(b)}`).join(' '), fill: 'none', stroke: s.colour, 'stroke-width': 2, ...(s.dashed ? { 'stroke-dasharray': '4 3' } : {}) });
     }
+    if (s.dashed) continue;
     el('text', { x: legendX, y: 14, class: 'legend', fill: s.colour }, s.name);
-    legendX += 70;
+    legendX += 56;
   }
+  el('text', { x: W - R, y: 14, class: 'tick', 'text-anchor': 'end' }, 'dashed: train');
 }

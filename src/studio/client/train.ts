@@ -73,7 +73,7 @@ function drawCurves(epochs: Epoch[]): void {
   const runs = [...new Set(epochs.map((e) => e.run))];
   const palette = ['#2563eb', '#db2777', '#059669', '#d97706'];
   const series = (key: 'trainLoss' | 'valLoss' | 'trainAcc' | 'valAcc', dashed: boolean): Series[] => runs.map((r, i) => ({
-    name: `${key.startsWith('train') ? 'train' : 'val'}${runs.length > 1 ? ` ${i + 1}` : ''}`,
+    name: runs.length > 1 ? `val ${i + 1}` : 'val',
     colour: palette[i % palette.length], dashed,
     points: epochs.filter((e) => e.run === r && typeof e[key] === 'number').map((e) => [e.epoch, e[key] as number] as [number, number]),
   }));

@@ -48,10 +48,13 @@ async function classify(blob: Blob): Promise<void> {
   const labels = classifier.contract.labels;
   window.graftTry = { run, labels, probabilities, logits };
   const order = labels.map((_, i) => i).sort((a, b) => probabilities[b] - probabilities[a]);
-  $('#try-probs').replaceChildren(...order.map((i) => h('div', { class: 'prob', 'data-label': labels[i] },
-    h('span', { class: 'prob-label' }, labels[i]),
-    h('span', { class: 'bar' }, h('span', { class: 'fill', style: `width:${(probabilities[i] * 100).toFixed(1)}%` })),
-    h('span', { class: 'prob-value' }, pct(probabilities[i])))));
+  $('#try-probs').replaceChildren(...order.map((i) => {
+    const fill = h('span', { class: 'fill' });
+    // Set through CSSOM: the page's CSP refuses style attributes.
+    fill.style.width = `${(probabilities[i] * 100).toFixed(1)}%`;
+    return h('div', { class: 'prob', 'data-label': labels[i] },
+      h('span', { class: 'prob-label' }, labels[i]), h('span', { class: 'bar' }, fill), h('span', { class: 'prob-value' }, pct(probabilities[i])));
+  }));
   say(`in-browser prediction: ${labels[order[0]]} (${pct(probabilities[order[0]])}); Grad-CAM on the server…`);
   const cam = await postBlob<{ label: string; probability: number; overlay: string }>(
     `/api/projects/${enc(state.project!.id)}/runs/${enc(run)}/explain`, blob);
