@@ -17,7 +17,8 @@ export function createGuard(host: string, port: number): Guard {
   const names = new Set<string>();
   const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   names.add(bracketed.toLowerCase());
-  if (isLoopback(host)) for (const n of LOOPBACK_NAMES) names.add(n);
+  // A wildcard bind also listens on loopback, where the page is usually opened.
+  if (isLoopback(host) || host === '0.0.0.0' || host === '::') for (const n of LOOPBACK_NAMES) names.add(n);
   const hosts = new Set([...names].map((n) => `${n}:${port}`));
   const origins = new Set([...hosts].map((h) => `http://${h}`));
   return {
