@@ -104,3 +104,32 @@ test('uploads: size limit, must decode as an image, hostile names are sanitised 
   assert.deepEqual(fs.readdirSync(outer), ['ws'], 'nothing was written beside the workspace');
   assert.ok(!fs.existsSync('/pwned.jpg') && !fs.existsSync('/etc/cron.d/pwned.jpg'));
 });
+
+test('a class can read a folder on disk: its images are counted and shown, unreadable ones listed with reasons, and the folder is never written', async () => {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-studio-folder-'));
+  try {
+    for (let i = 0; i < 3; i++) fs.copyFileSync(path.join(catsDogs, 'train', 'dogs', `dog.${i}.jpg`), path.join(folder, `dog.${i}.jpg`));
+    fs.writeFileSync(path.join(folder, 'broken.jpg'), 'not a jpeg');
+    const before = fs.readdirSync(folder).sort();
+    const post = (body: unknown) => rawRequest(base, { method: 'POST', path: '/api/projects/pets/classes', body: JSON.stringify(body) });
+    assert.equal((await post({ name: 'inside', folder: workspace })).status, 400, 'the workspace itself cannot be linked');
+    const r = await post({ name: 'dogs', folder });
+    assert.equal(r.status, 201, r.body);
+    const project = JSON.parse((await rawRequest(base, { path: '/api/projects/pets' })).body) as { classes: { name: string; count: number; sample: string[]; unreadable: { file: string; reason: string }[] }[] };
+    const dogs = project.classes.find((c) => c.name === 'dogs')!;
+    assert.equal(dogs.count, 4, 'three images and the broken file are listed');
+    assert.deepEqual(dogs.unreadable.map((u) => u.file), ['broken.jpg']);
+    assert.ok(dogs.unreadable[0].reason.length > 0);
+    const thumbOf = (file: string) => rawRequest(base, { path: `/api/projects/pets/classes/dogs/images/${file.split('/').map(encodeURIComponent).join('/')}` });
+    assert.equal((await thumbOf('linked-folder/broken.jpg')).status, 422, 'an undecodable file is not served');
+    const thumb = await thumbOf('linked-folder/dog.0.jpg');
+    assert.equal(thumb.status, 200);
+    assert.equal(thumb.headers['content-type'], 'image/jpeg');
+    // Uploading into a linked class stores in the workspace, not in the user's folder.
+    const up = await rawRequest(base, { method: 'POST', path: '/api/projects/pets/classes/dogs/images?name=new.jpg', body: fs.readFileSync(path.join(catsDogs, 'train', 'dogs', 'dog.5.jpg')) });
+    assert.equal(up.status, 201);
+    assert.deepEqual(fs.readdirSync(folder).sort(), before, 'the linked folder is unchanged');
+  } finally {
+    fs.rmSync(folder, { recursive: true, force: true });
+  }
+});
