@@ -107,6 +107,8 @@ export interface ExtractOptions {
   /** Features of the mirrored images (TTA). */
   flip?: boolean;
   progress?: ProgressSink;
+  /** Aborting stops extraction between batches (rejects with the signal's reason); rows already cached are kept. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -145,6 +147,7 @@ export async function extractFeatures(
   files: string[],
   opts: ExtractOptions = {},
 ): Promise<ExtractResult> {
+  opts.signal?.throwIfAborted();
   const started = Date.now();
   const tap = opts.tap ?? 'features';
   const pooling = opts.pooling ?? 'avg';
@@ -197,6 +200,8 @@ export async function extractFeatures(
           index.rows[ids[todo[k]]!] = nextRow++;
         });
         await writeFileAtomic(indexFile, JSON.stringify(index));
+        // Checked after the index is written, so the features extracted so far stay cached for the next run.
+        opts.signal?.throwIfAborted();
       }
       await fh.sync();
     } finally {

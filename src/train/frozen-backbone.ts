@@ -69,6 +69,10 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** Features extracted elsewhere (merged shards of `graft plan extract`): no dataset scan, no extraction. */
   features?: { dataset: Dataset; extracted: ExtractResult };
+  /** Called after every epoch of a mini-batch head (the studio draws its curves from these). */
+  onEpoch?: (row: EpochRow) => void;
+  /** Aborting stops the run between extraction batches or before the head is fitted (rejects with the signal's reason); cached features are kept. */
+  signal?: AbortSignal;
 }
 
 /** What the defaults chose, and from what evidence (report.selected.head). */
@@ -113,8 +117,9 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
   const augment = resolveAugment(opts.augment ?? TRAIN_DEFAULTS.augment, ds, bySplit.train);
   const mirrorTraining = augment === 'flip' && kind === 'linear' && opts.solver !== 'sgd';
   if (opts.features && (mirrorTraining || tta === 'flip')) throw new GraftError('BAD_ARGUMENT', 'train --features: merged shard features have no mirror images; use --no-augment and no --tta');
-  const ex = opts.features?.extracted ?? await extractConcatenated(models, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize });
-  const exFlip = tta === 'flip' || mirrorTraining ? await extractConcatenated(models, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize, flip: true }) : undefined;
+  const ex = opts.features?.extracted ?? await extractConcatenated(models, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize, signal: opts.signal });
+  const exFlip = tta === 'flip' || mirrorTraining ? await extractConcatenated(models, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize, flip: true, signal: opts.signal }) : undefined;
+  opts.signal?.throwIfAborted();
   log(`features: ${ex.extracted + (exFlip?.extracted ?? 0)} extracted, ${ex.fromCache + (exFlip?.fromCache ?? 0)} from cache, ${ex.failures.length} unreadable (${(ex.seconds + (exFlip?.seconds ?? 0)).toFixed(1)} s)${models.length > 1 ? `; ${models.map((m) => m.id).join(' ‖ ')} = ${ex.dim} dims` : ''}`);
   const rowOf = new Map(ex.rows.map((fileIndex, r) => [fileIndex, r]));
   const sets = {} as Record<Split, FeatureSet & { paths: string[] }>;
@@ -304,7 +309,10 @@ function trainIterative(ctx: HeadContext): TrainedHead {
   const fit = fitHead({
     ...fitOptions, head, train: sets.train, val,
     earlyStopping: opts.earlyStopping ? { patience: opts.earlyStopping } : undefined,
-    onEpoch: (row) => log(formatEpochRow(row, epochs)),
+    onEpoch: (row) => {
+      opts.onEpoch?.(row);
+      log(formatEpochRow(row, epochs));
+    },
   });
   let trained = fit.head as DenseHead;
   let refit: { epochs: number; images: number } | undefined;

@@ -29,7 +29,7 @@ export interface PipelineOptions extends Omit<EndToEndOptions, 'dataset' | 'chec
   unfreeze?: Unfreeze;
   backboneLrMult?: number;
   /** Options of the frozen-feature head stage (trainClassifier); its epochs are `--epochs-head`. */
-  head?: Omit<TrainOptions, 'model' | 'out' | 'seed' | 'val' | 'target' | 'progress' | 'log' | 'command'>;
+  head?: Omit<TrainOptions, 'model' | 'out' | 'seed' | 'val' | 'target' | 'progress' | 'log' | 'signal'>;
   plots?: boolean;
   /** The argv that reproduces the run, recorded in the report (the CLI passes its own). */
   command?: string[];
@@ -66,7 +66,7 @@ export async function trainEndToEnd(dataset: string | undefined, opts: PipelineO
     // own default holds nothing out) and is fitted on the same training images.
     const frozen = await trainClassifier(dataset!, {
       ...opts.head, model: opts.model, tap: opts.tap, pooling: opts.pooling, seed: opts.seed, val: opts.val ?? DEFAULT_VAL_FRACTION, refit: false, target: opts.target,
-      out: frozenOut, plots: false, progress: opts.progress, log: opts.log, command: opts.command,
+      out: frozenOut, plots: false, progress: opts.progress, log: opts.log, command: opts.command, signal: opts.signal,
     });
     const stage: FrozenStage = {
       frozen: { val: frozen.val, test: frozen.test }, selected: frozen.selected,
