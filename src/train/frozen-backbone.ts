@@ -114,9 +114,10 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
   const files = ds.samples.map((s) => s.path);
   const batchSize = opts.batchSize && opts.batchSize <= 64 ? opts.batchSize : 32;
   const kind = opts.head ?? TRAIN_DEFAULTS.head;
-  const augment = resolveAugment(opts.augment ?? TRAIN_DEFAULTS.augment, ds, bySplit.train);
+  // Merged shard features have no mirror images, so 'auto' means none there; an explicit 'flip' is refused below.
+  const augment = opts.features && (opts.augment ?? TRAIN_DEFAULTS.augment) === 'auto' ? 'none' : resolveAugment(opts.augment ?? TRAIN_DEFAULTS.augment, ds, bySplit.train);
   const mirrorTraining = augment === 'flip' && kind === 'linear' && opts.solver !== 'sgd';
-  if (opts.features && (mirrorTraining || tta === 'flip')) throw new GraftError('BAD_ARGUMENT', 'train --features: merged shard features have no mirror images; use --no-augment and no --tta');
+  if (opts.features && (mirrorTraining || tta === 'flip')) throw new GraftError('BAD_ARGUMENT', 'train --features: merged shard features have no mirror images, so --augment flip and --tta flip are not available');
   const ex = opts.features?.extracted ?? await extractConcatenated(models, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize, signal: opts.signal });
   const exFlip = tta === 'flip' || mirrorTraining ? await extractConcatenated(models, files, { tap, pooling: opts.pooling, progress: opts.progress, batchSize, flip: true, signal: opts.signal }) : undefined;
   opts.signal?.throwIfAborted();
