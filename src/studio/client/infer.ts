@@ -5,15 +5,9 @@
  */
 import type * as Ort from 'onnxruntime-web';
 
-export interface Preprocess {
-  size: [number, number];
-  resize: 'crop' | 'stretch' | 'pad';
-  resizeTo?: number;
-  mean: [number, number, number];
-  std: [number, number, number];
-  channelOrder: 'rgb' | 'bgr';
-  layout: 'NCHW' | 'NHWC';
-}
+// The contract is graft's own Preprocess type (a type-only import: nothing of the server is bundled).
+import type { Preprocess } from '../../image/preprocess.js';
+export type { Preprocess };
 
 export interface Contract { labels: string[]; preprocess: Preprocess }
 
