@@ -57,7 +57,7 @@ function product(dims: Dim[]): number | null {
   return p;
 }
 
-function poolOut(inp: Dim, k: number, s: number, padBegin: number, padTotal: number, dil: number, ceil: boolean): Dim {
+export function poolOut(inp: Dim, k: number, s: number, padBegin: number, padTotal: number, dil: number, ceil: boolean): Dim {
   if (typeof inp !== 'number') return null;
   const eff = dil * (k - 1) + 1;
   if (!ceil) return Math.floor((inp + padTotal - eff) / s) + 1;
