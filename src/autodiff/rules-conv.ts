@@ -39,7 +39,7 @@ function convGeometry(node: Node, xShape: number[], kernel: number[]): ConvGeome
  * `dilations` and is dilated by `strides`; the result [Cin/g, Cout, k', ...] is cropped to `kernel`
  * and transposed to [Cout, Cin/g, ...kernel]. Conv and ConvTranspose weight gradients are both this.
  */
-function weightGradConv(b: GraphBuilder, src: string, srcShape: number[], kern: string, kernShape: number[], geo: ConvGeometry, resultSpatial: number[]): string {
+function weightGradConv(b: GraphBuilder, src: string, srcShape: number[], kern: string, kernShape: number[], geo: ConvGeometry, resultSpatial: number[], name: string): string {
   const { rank, group: g } = geo;
   const [n, cin] = srcShape;
   const cout = kernShape[1];
@@ -62,7 +62,7 @@ function weightGradConv(b: GraphBuilder, src: string, srcShape: number[], kern: 
     dilations: attr.ints(geo.strides),
     pads: attr.ints(geo.pads),
     group: attr.i(g),
-  });
+  }, name);
   if (!sameShape(resultSpatial, geo.kernel)) {
     dw = b.op('Slice', [dw, b.constInt64('starts', geo.kernel.map(() => 0)), b.constInt64('ends', geo.kernel), b.constInt64('axes', spatialAxes)]);
   }
@@ -80,7 +80,7 @@ function weightGradSpatial(paddedIn: number[], kernExtent: number[], geo: ConvGe
  * when the weight is constant); otherwise a ConvTranspose whose output_padding restores the rows the
  * forward stride skipped.
  */
-function convInputGrad(b: GraphBuilder, dy: string, w: string, ws: number[], xs: number[], ys: number[], geo: ConvGeometry): string {
+function convInputGrad(b: GraphBuilder, dy: string, w: string, ws: number[], xs: number[], ys: number[], geo: ConvGeometry, name: string): string {
   const { rank, kernel, strides, dilations, pads, group } = geo;
   const reach = kernel.map((k, i) => (k - 1) * dilations[i]);
   const flippedPads = [...reach, ...reach].map((r, i) => r - pads[i]);
@@ -97,7 +97,7 @@ function convInputGrad(b: GraphBuilder, dy: string, w: string, ws: number[], xs:
       kern = reshape(b, kern, [cg * group, mg, ...kernel]);
     }
     const flip = b.op('Slice', [kern, b.constInt64('starts', kernel.map(() => -1)), b.constInt64('ends', kernel.map((k) => -k - 1)), b.constInt64('axes', spatialAxes), b.constInt64('steps', kernel.map(() => -1))]);
-    return b.op('Conv', [dy, flip], { kernel_shape: attr.ints(kernel), dilations: attr.ints(dilations), pads: attr.ints(flippedPads), group: attr.i(group) });
+    return b.op('Conv', [dy, flip], { kernel_shape: attr.ints(kernel), dilations: attr.ints(dilations), pads: attr.ints(flippedPads), group: attr.i(group) }, name);
   }
   const paddedIn = xs.slice(2).map((d, i) => d + pads[i] + pads[i + rank]);
   const outputPadding = paddedIn.map((p, i) => p - ((ys[2 + i] - 1) * strides[i] + reach[i] + 1));
@@ -108,7 +108,7 @@ function convInputGrad(b: GraphBuilder, dy: string, w: string, ws: number[], xs:
     pads: attr.ints(pads),
     group: attr.i(group),
     output_padding: attr.ints(outputPadding),
-  });
+  }, name);
 }
 
 /** A 1×1, stride-1, unpadded, ungrouped convolution: a matrix product per image over the spatial positions. */
@@ -128,6 +128,78 @@ function pointwiseWeightGrad(b: GraphBuilder, x: string, xs: number[], dy: strin
   return reshape(b, reduceSum(b, perImage, [0], false), [cout, cin, ...xs.slice(2).map(() => 1)]);
 }
 
+/** Every kernel offset (tap) of a kernel shape, in row-major order. */
+function kernelTaps(kernel: number[]): number[][] {
+  let taps: number[][] = [[]];
+  for (const k of kernel) taps = taps.flatMap((t) => Array.from({ length: k }, (_, i) => [...t, i]));
+  return taps;
+}
+
+/** The forward input padded like the convolution pads it (unchanged when unpadded). */
+function padLikeConv(b: GraphBuilder, x: string, geo: ConvGeometry): string {
+  if (geo.pads.every((p) => p === 0)) return x;
+  const { rank, pads } = geo;
+  return b.op('Pad', [x, b.constInt64('pads', [0, 0, ...pads.slice(0, rank), 0, 0, ...pads.slice(rank)])]);
+}
+
+/** The window of a padded input that kernel tap `tap` sees, over `axes` (the spatial axes of that tensor). */
+function tapWindow(b: GraphBuilder, padded: string, tap: number[], out: number[], geo: ConvGeometry, axes: number[], name: string): string {
+  const starts = tap.map((t, i) => t * geo.dilations[i]);
+  const ends = starts.map((st, i) => st + (out[i] - 1) * geo.strides[i] + 1);
+  return b.op('Slice', [padded, b.constInt64('starts', starts), b.constInt64('ends', ends), b.constInt64('axes', axes), b.constInt64('steps', geo.strides)], {}, name);
+}
+
+/**
+ * dW of an ungrouped convolution one kernel tap at a time: dW[:, :, tap] = dY·X_tapᵀ, one [Cout, N·P] × [N·P, Cin]
+ * matrix product per tap, where X_tap is the (strided) window of the padded input that tap sees. This is an
+ * explicit im2col split by tap: each product is a large, well-shaped GEMM, whereas weightGradConv hands MLAS a
+ * convolution whose "kernel" is the whole output map (huge K, tiny N), which it runs several times slower.
+ */
+function tapwiseWeightGrad(b: GraphBuilder, x: string, xs: number[], dy: string, ys: number[], geo: ConvGeometry, name: string): string {
+  const { rank, kernel } = geo;
+  const [n, cin] = xs;
+  const cout = ys[1];
+  const out = ys.slice(2);
+  const positions = n * tensorSize(out);
+  const spatial = range(rank + 2, 2);
+  const channelsFirst = transpose(b, padLikeConv(b, x, geo), [1, 0, ...spatial]);
+  const dyRows = reshape(b, transpose(b, dy, [1, 0, ...spatial]), [cout, positions]);
+  const taps = kernelTaps(kernel).map((tap) => {
+    const window = reshape(b, tapWindow(b, channelsFirst, tap, out, geo, spatial, `${name}_window`), [cin, positions]);
+    return reshape(b, b.op('MatMul', [dyRows, transpose(b, window, [1, 0])], {}, `${name}_tap`), [cout, cin, 1]);
+  });
+  return reshape(b, taps.length === 1 ? taps[0] : b.op('Concat', taps, { axis: attr.i(2) }), [cout, cin, ...kernel]);
+}
+
+/**
+ * dW of a depthwise convolution (one input channel per group, one output per group) one tap at a time:
+ * dW[c, 0, tap] = Σ over batch and positions of dY · X_tap. Elementwise work only; the grouped-conv form
+ * runs a convolution per channel with the whole output map as its kernel.
+ */
+function depthwiseWeightGrad(b: GraphBuilder, x: string, dy: string, ys: number[], geo: ConvGeometry, name: string): string {
+  const { rank, kernel } = geo;
+  const c = ys[1];
+  const spatial = range(rank + 2, 2);
+  const padded = padLikeConv(b, x, geo);
+  const taps = kernelTaps(kernel).map((tap) => {
+    const window = tapWindow(b, padded, tap, ys.slice(2), geo, spatial, `${name}_window`);
+    return reduceSum(b, b.op('Mul', [dy, window], {}, `${name}_tap`), [0, ...spatial], false);
+  });
+  const stacked = taps.length === 1 ? reshape(b, taps[0], [c, 1]) : b.op('Concat', taps.map((t) => reshape(b, t, [c, 1])), { axis: attr.i(1) });
+  return reshape(b, stacked, [c, 1, ...kernel]);
+}
+
+/** Which weight-gradient form a convolution gets (GRAFT_DW overrides it, for same-run comparisons). */
+function weightGradForm(geo: ConvGeometry, ws: number[]): 'pointwise' | 'tapwise' | 'depthwise' | 'conv' {
+  const forced = process.env.GRAFT_DW;
+  const depthwise = geo.group > 1 && ws[1] === 1 && ws[0] === geo.group;
+  if (isPointwise(geo)) return 'pointwise';
+  if (forced === 'conv') return 'conv';
+  if (geo.group === 1) return 'tapwise';
+  if (depthwise) return 'depthwise';
+  return 'conv';
+}
+
 export function conv(ctx: GradContext): GradResult {
   const { b, node, needs } = ctx;
   const dy = ctx.dy[0];
@@ -140,10 +212,15 @@ export function conv(ctx: GradContext): GradResult {
   const { rank, strides, pads } = geo;
   const paddedIn = xs.slice(2).map((d, i) => d + pads[i] + pads[i + rank]);
   const grads: (string | undefined)[] = [];
-  if (needs[0]) grads[0] = convInputGrad(b, dy, w, ws, xs, ys, geo);
+  if (needs[0]) grads[0] = convInputGrad(b, dy, w, ws, xs, ys, geo, `${node.name}/dX`);
   if (needs[1]) {
     const extent = ys.slice(2).map((o, i) => (o - 1) * strides[i] + 1);
-    grads[1] = isPointwise(geo) ? pointwiseWeightGrad(b, x, xs, dy, ys) : weightGradConv(b, x, xs, dy, ys, geo, weightGradSpatial(paddedIn, extent, geo));
+    const name = `${node.name}/dW`;
+    const form = weightGradForm(geo, ws);
+    grads[1] = form === 'pointwise' ? pointwiseWeightGrad(b, x, xs, dy, ys)
+      : form === 'tapwise' ? tapwiseWeightGrad(b, x, xs, dy, ys, geo, name)
+        : form === 'depthwise' ? depthwiseWeightGrad(b, x, dy, ys, geo, name)
+          : weightGradConv(b, x, xs, dy, ys, geo, weightGradSpatial(paddedIn, extent, geo), name);
   }
   if (bias && needs[2]) grads[2] = reduceSum(b, dy, [0, ...range(rank + 2, 2)], false);
   return grads;
@@ -184,7 +261,7 @@ export function convTranspose(ctx: GradContext): GradResult {
     // dW[c, m] correlates dY (padded like the forward output) with X dilated by the stride; result [Mg, C, k'] → [C, Mg, k].
     const paddedOut = ys.slice(2).map((d, i) => d + geo.pads[i] + geo.pads[i + rank]);
     const extent = xs.slice(2).map((d, i) => (d - 1) * geo.strides[i] + 1);
-    grads[1] = weightGradConv(b, dy, ys, x, xs, geo, weightGradSpatial(paddedOut, extent, geo));
+    grads[1] = weightGradConv(b, dy, ys, x, xs, geo, weightGradSpatial(paddedOut, extent, geo), `${node.name}/dW`);
   }
   if (bias && needs[2]) grads[2] = reduceSum(b, dy, [0, ...range(rank + 2, 2)], false);
   return grads;
