@@ -12,8 +12,9 @@ import { register as explain } from './commands/explain.js';
 import { register as datasets } from './commands/datasets.js';
 import { register as attack } from './commands/attack.js';
 import { register as robustnessCmd } from './commands/robustness.js';
+import { register as bench } from './commands/bench.js';
 
-const COMMANDS = [classify, inspect, features, models, datasets, train, predict, dream, explain, attack, robustnessCmd];
+const COMMANDS = [classify, inspect, features, models, datasets, train, predict, dream, explain, attack, robustnessCmd, bench];
 
 export function buildProgram(): Command {
   const program = new Command('graft')
