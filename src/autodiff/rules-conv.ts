@@ -172,21 +172,22 @@ function tapwiseWeightGrad(b: GraphBuilder, x: string, xs: number[], dy: string,
 }
 
 /**
- * dW of a depthwise convolution (one input channel per group, one output per group) one tap at a time:
- * dW[c, 0, tap] = Σ over batch and positions of dY · X_tap. Elementwise work only; the grouped-conv form
- * runs a convolution per channel with the whole output map as its kernel.
+ * dW of a depthwise convolution (one input channel per group, one output per group) as a depthwise im2col:
+ * with channels first, the windows each kernel tap sees are stacked into [C, taps, N·P], and one batched
+ * MatMul with dY as [C, N·P, 1] gives dW[c, 0, tap]. The grouped-conv form runs a convolution per channel
+ * with the whole output map as its kernel.
  */
 function depthwiseWeightGrad(b: GraphBuilder, x: string, dy: string, ys: number[], geo: ConvGeometry, name: string): string {
   const { rank, kernel } = geo;
   const c = ys[1];
+  const out = ys.slice(2);
+  const positions = ys[0] * tensorSize(out);
   const spatial = range(rank + 2, 2);
-  const padded = padLikeConv(b, x, geo);
-  const taps = kernelTaps(kernel).map((tap) => {
-    const window = tapWindow(b, padded, tap, ys.slice(2), geo, spatial, `${name}_window`);
-    return reduceSum(b, b.op('Mul', [dy, window], {}, `${name}_tap`), [0, ...spatial], false);
-  });
-  const stacked = taps.length === 1 ? reshape(b, taps[0], [c, 1]) : b.op('Concat', taps.map((t) => reshape(b, t, [c, 1])), { axis: attr.i(1) });
-  return reshape(b, stacked, [c, 1, ...kernel]);
+  const channelsFirst = transpose(b, padLikeConv(b, x, geo), [1, 0, ...spatial]);
+  const taps = kernelTaps(kernel).map((tap) => reshape(b, tapWindow(b, channelsFirst, tap, out, geo, spatial, `${name}_window`), [c, 1, positions]));
+  const columns = taps.length === 1 ? taps[0] : b.op('Concat', taps, { axis: attr.i(1) });
+  const dyColumn = reshape(b, transpose(b, dy, [1, 0, ...spatial]), [c, positions, 1]);
+  return reshape(b, b.op('MatMul', [columns, dyColumn], {}, `${name}_taps`), [c, 1, ...kernel]);
 }
 
 /** Which weight-gradient form a convolution gets (GRAFT_DW overrides it, for same-run comparisons). */
@@ -196,7 +197,7 @@ function weightGradForm(geo: ConvGeometry, ws: number[]): 'pointwise' | 'tapwise
   if (isPointwise(geo)) return 'pointwise';
   if (forced === 'conv') return 'conv';
   if (geo.group === 1) return 'tapwise';
-  if (depthwise) return 'depthwise';
+  if (depthwise && forced !== 'depthwise-conv') return 'depthwise';
   return 'conv';
 }
 
