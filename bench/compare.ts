@@ -34,7 +34,7 @@ if (torch.status !== 0) {
   process.exit(0);
 }
 console.log(`graft vs PyTorch, ${threads} thread(s) each, ${rounds} round(s), median per case — ${os.cpus()[0]?.model ?? 'cpu'}, load ${os.loadavg()[0].toFixed(2)}, ${new Date().toISOString()}`);
-console.log(['command', 'graft ms/img', 'PyTorch ms/img', 'graft speed-up'].map((c, i) => c.padEnd(i ? 16 : 96)).join(''));
+console.log(['command', 'graft ms/img', 'PyTorch ms/img', 'graft speed-up'].map((c, i) => c.padEnd(i ? 16 : 112)).join(''));
 for (const [what, model, batch] of cases) {
   const iterations = what === 'train-step' ? '3' : '5';
   const graftArgs = ['bench', what, '--model', model, '--random-weights', '--batch', batch, '--threads', String(threads), '--iterations', iterations, '--json'];
@@ -48,5 +48,5 @@ for (const [what, model, batch] of cases) {
     p.push(pi);
     ratios.push(pi / gi);
   }
-  console.log([`graft ${graftArgs.join(' ')}`, median(g).toFixed(1), median(p).toFixed(1), `${median(ratios).toFixed(2)}×`].map((c, i) => c.padEnd(i ? 16 : 96)).join('') + `  rounds: ${ratios.map((x) => x.toFixed(2)).join(' ')}`);
+  console.log([`graft ${graftArgs.join(' ')}`, median(g).toFixed(1), median(p).toFixed(1), `${median(ratios).toFixed(2)}×`].map((c, i) => c.padEnd(i ? 16 : 112)).join('') + `  rounds: ${ratios.map((x) => x.toFixed(2)).join(' ')}`);
 }
