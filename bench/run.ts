@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- section...]` — graft's speed next to a peer measured in the same run (these machines are
- * noisy, so ratios matter more than absolute numbers). Sections: forward, decode, train, gradients, finetune.
+ * noisy, so ratios matter more than absolute numbers). Sections: forward, decode, train, gradients, finetune, peers (graft bench vs PyTorch).
  * Models and images come from ../shared (GRAFT_MODELS); caches go to a temp dir.
  */
 import fs from 'node:fs';
@@ -24,7 +24,7 @@ const shared = process.env.GRAFT_SHARED ?? path.resolve(root, '..', 'shared');
 process.env.GRAFT_MODELS ??= path.join(shared, 'models');
 process.env.GRAFT_CACHE ??= fs.mkdtempSync(path.join(os.tmpdir(), 'graft-bench-'));
 const catsDogs = path.join(shared, 'datasets', 'cats_and_dogs_filtered');
-const sections = process.argv.slice(2).length ? process.argv.slice(2) : ['forward', 'decode', 'train', 'gradients', 'finetune'];
+const sections = process.argv.slice(2).length ? process.argv.slice(2) : ['forward', 'decode', 'train', 'gradients', 'finetune', 'peers'];
 
 const now = () => performance.now();
 /** One aligned table row; numbers get 1 decimal (2 below 10). */
@@ -172,7 +172,13 @@ function finetune(): void {
   spawnSync(process.execPath, ['--import', 'tsx', script], { stdio: 'inherit', env: process.env });
 }
 
-const SECTIONS: Record<string, () => Promise<void> | void> = { forward, decode, train, gradients, finetune };
+/** graft bench vs PyTorch (python3-torch), back to back: bench/compare.ts. */
+function peers(): void {
+  console.log(`\n## graft bench vs PyTorch, same run — load ${load()}`);
+  spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'bench', 'compare.ts')], { stdio: 'inherit', env: process.env });
+}
+
+const SECTIONS: Record<string, () => Promise<void> | void> = { forward, decode, train, gradients, finetune, peers };
 console.log(`graft bench — ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} cores, node ${process.version}, ${new Date().toISOString()}`);
 for (const s of sections) {
   if (!SECTIONS[s]) throw new Error(`unknown section ${s}; sections: ${Object.keys(SECTIONS).join(', ')}`);

@@ -5,8 +5,9 @@
  * onnxruntime can fuse Conv + activation in the forward part.
  */
 import type { Graph, Node, Tensor } from '../onnx/types.js';
-import { GraphBuilder, consumers } from '../onnx/graph.js';
-import { floatAttr, intAttr } from '../onnx/shapes.js';
+import { GraphBuilder } from '../onnx/graph.js';
+import { consumers, producers } from '../onnx/order.js';
+import { floatAttr, intAttr } from '../onnx/types.js';
 
 const isDefaultDomain = (n: Node) => (n.domain ?? '') === '' || n.domain === 'ai.onnx';
 
@@ -16,8 +17,7 @@ const isDefaultDomain = (n: Node) => (n.domain ?? '') === '' || n.domain === 'ai
  */
 export function foldBatchNorms(g: Graph, keep: ReadonlySet<string>): Graph {
   const used = consumers(g);
-  const producerOf = new Map<string, Node>();
-  for (const n of g.nodes) for (const o of n.outputs) producerOf.set(o, n);
+  const producerOf = producers(g);
   const outputs = new Set(g.outputs.map((o) => o.name));
   const b = new GraphBuilder({ ...g, nodes: [...g.nodes], initializers: new Map(g.initializers) });
   const constant = (name: string | undefined): Tensor | undefined => {

@@ -6,7 +6,7 @@ import { topoSort } from '../onnx/order.js';
 import { inferShapes } from '../onnx/shapes.js';
 import { GraftError } from '../util/errors.js';
 import { GRADIENT_RULES } from './rules.js';
-import type { GradContext } from './rules.js';
+import type { GradContext } from './context.js';
 import { filled } from './emit.js';
 import { foldBatchNorms } from './foldbn.js';
 import { upgradeOpset } from './opset.js';

@@ -12,7 +12,7 @@ import { upgradeOpset } from './opset.js';
 export { buildGradientModel } from './grad.js';
 export type { GradientModel, GradientOptions } from './grad.js';
 export { GRADIENT_RULES } from './rules.js';
-export type { GradContext, GradRule } from './rules.js';
+export type { GradContext, GradResult, GradRule } from './context.js';
 export { upgradeOpset, GRADIENT_OPSET } from './opset.js';
 export * as objectives from './objectives.js';
 

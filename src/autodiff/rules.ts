@@ -3,588 +3,19 @@
  * A rule receives the gradients of the node's outputs (undefined: no gradient flows there) and returns
  * the gradients of its inputs (undefined: zero, or an input that is not differentiated, such as integer
  * shapes, BatchNormalization running statistics or Clip bounds). Rules only ask for shapes of forward tensors.
+ * Convolution and pooling rules live in rules-conv.ts; the elementwise, matrix, shape and reduction rules below.
  */
 import type { GraphBuilder } from '../onnx/graph.js';
 import type { DType, Node } from '../onnx/types.js';
 import { attr, tensorSize } from '../onnx/types.js';
-import { convSpatial, floatAttr, intAttr, intsAttr, sliceRange, stringAttr } from '../onnx/shapes.js';
-import { GraftError } from '../util/errors.js';
+import { sliceRange } from '../onnx/shapes.js';
+import { floatAttr, intAttr, intsAttr, stringAttr } from '../onnx/types.js';
+import type { GradContext, GradResult, GradRule } from './context.js';
+import { axesOf, norm, requireConst, unsupported } from './context.js';
 import { filled, maskWhere, mulScalar, range, reduceSum, reshape, sameShape, scalar, transpose, transposeLast2, unbroadcast } from './emit.js';
+import { averagePool, conv, convTranspose, globalAveragePool, globalMaxPool, maxPool } from './rules-conv.js';
 
-export interface GradContext {
-  b: GraphBuilder;
-  node: Node;
-  /** Gradients of the node's outputs. */
-  dy: (string | undefined)[];
-  /** Static shape of a forward tensor. */
-  shape(name: string): number[];
-  /** Element type of a forward tensor. */
-  dtype(name: string): DType;
-  /** Statically known values of a small constant tensor (initializer, Constant, folded shape arithmetic). */
-  constValue(name: string): number[] | undefined;
-  /** Which inputs need a gradient. */
-  needs: boolean[];
-}
-
-export type GradRule = (ctx: GradContext) => (string | undefined)[];
-
-const FLOAT_TYPES = new Set<DType>(['float32', 'float64', 'float16']);
-
-function unsupported(ctx: GradContext, why: string): never {
-  throw new GraftError('UNSUPPORTED_OP', `no gradient rule for op ${ctx.node.opType} with ${why} (node "${ctx.node.name}")`);
-}
-
-function requireConst(ctx: GradContext, name: string, what: string): number[] {
-  const v = ctx.constValue(name);
-  if (!v) unsupported(ctx, `a non-constant ${what} input "${name}"`);
-  return v;
-}
-
-/** The node's axes, from the attribute (older opsets) or the second input (newer ones). */
-function axesOf(ctx: GradContext, inputIndex: number): number[] | undefined {
-  const fromAttr = intsAttr(ctx.node, 'axes');
-  if (fromAttr) return fromAttr;
-  const name = ctx.node.inputs[inputIndex];
-  return name ? requireConst(ctx, name, 'axes') : undefined;
-}
-
-const norm = (a: number, rank: number) => (a < 0 ? a + rank : a);
-
-// ---------------------------------------------------------------- elementwise
-
-/** Rule for y = f(x) whose derivative is expressed by `dx(dy, x, y)`. */
-function unary(dx: (b: GraphBuilder, dy: string, x: string, y: string, node: Node) => string): GradRule {
-  return ({ b, node, dy: [dy] }) => (dy ? [dx(b, dy, node.inputs[0], node.outputs[0], node)] : []);
-}
-
-const passThrough: GradRule = ({ dy: [dy] }) => [dy];
-
-/** Binary broadcasting op: `partials` gives the full-shape gradients for each operand. */
-function binary(partials: (b: GraphBuilder, dy: string, a: string, c: string, y: string, needs: boolean[]) => [string | undefined, string | undefined]): GradRule {
-  return (ctx) => {
-    const { b, node, needs } = ctx;
-    const dy = ctx.dy[0];
-    if (!dy) return [];
-    const [a, c] = node.inputs;
-    const y = node.outputs[0];
-    const [ga, gc] = partials(b, dy, a, c, y, needs);
-    const yShape = ctx.shape(y);
-    return [
-      ga && needs[0] ? unbroadcast(b, ga, yShape, ctx.shape(a)) : undefined,
-      gc && needs[1] ? unbroadcast(b, gc, yShape, ctx.shape(c)) : undefined,
-    ];
-  };
-}
-
-const greaterThan = (b: GraphBuilder, x: string, v: number) => b.op('Greater', [x, scalar(b, v)]);
-
-// ---------------------------------------------------------------- convolution
-
-interface ConvGeometry {
-  rank: number;
-  kernel: number[];
-  strides: number[];
-  dilations: number[];
-  pads: number[];
-  group: number;
-}
-
-function convGeometry(node: Node, xShape: number[], kernel: number[]): ConvGeometry {
-  const rank = xShape.length - 2;
-  return {
-    rank,
-    kernel,
-    strides: intsAttr(node, 'strides') ?? Array(rank).fill(1),
-    dilations: intsAttr(node, 'dilations') ?? Array(rank).fill(1),
-    pads: convSpatial(node, xShape.slice(2), kernel).pads,
-    group: intAttr(node, 'group', 1),
-  };
-}
-
-/**
- * Weight gradient of a (grouped) convolution as one Conv: the batch becomes the channel axis.
- * `src` [N, Cin, ...] is convolved with `kern` [N, Cout, ...] used as a kernel that moves with stride
- * `dilations` and is dilated by `strides`; the result [Cin/g, Cout, k', ...] is cropped to `kernel`
- * and transposed to [Cout, Cin/g, ...kernel]. Conv and ConvTranspose weight gradients are both this.
- */
-function weightGradConv(b: GraphBuilder, src: string, srcShape: number[], kern: string, kernShape: number[], geo: ConvGeometry, resultSpatial: number[]): string {
-  const { rank, group: g } = geo;
-  const [n, cin] = srcShape;
-  const cout = kernShape[1];
-  const spatialAxes = range(rank + 2, 2);
-  let s: string;
-  let k: string;
-  if (g === 1) {
-    s = transpose(b, src, [1, 0, ...spatialAxes]);
-    k = transpose(b, kern, [1, 0, ...spatialAxes]);
-  } else {
-    s = reshape(b, src, [n, g, cin / g, ...srcShape.slice(2)]);
-    s = transpose(b, s, [2, 1, 0, ...range(rank + 3, 3)]);
-    s = reshape(b, s, [cin / g, g * n, ...srcShape.slice(2)]);
-    k = reshape(b, kern, [n, g, cout / g, ...kernShape.slice(2)]);
-    k = transpose(b, k, [1, 2, 0, ...range(rank + 3, 3)]);
-    k = reshape(b, k, [cout, n, ...kernShape.slice(2)]);
-  }
-  let dw = b.op('Conv', [s, k], {
-    strides: attr.ints(geo.dilations),
-    dilations: attr.ints(geo.strides),
-    pads: attr.ints(geo.pads),
-    group: attr.i(g),
-  });
-  if (!sameShape(resultSpatial, geo.kernel)) {
-    dw = b.op('Slice', [dw, b.constInt64('starts', geo.kernel.map(() => 0)), b.constInt64('ends', geo.kernel), b.constInt64('axes', spatialAxes)]);
-  }
-  return transpose(b, dw, [1, 0, ...spatialAxes]);
-}
-
-/** Spatial size of the weight-gradient convolution before cropping to the kernel. */
-function weightGradSpatial(paddedIn: number[], kernExtent: number[], geo: ConvGeometry): number[] {
-  return paddedIn.map((p, i) => Math.floor((p - kernExtent[i]) / geo.dilations[i]) + 1);
-}
-
-/**
- * Input gradient of a convolution. With stride 1 it is a convolution of dy with the flipped, group-wise
- * transposed kernel (onnxruntime runs Conv far faster than ConvTranspose, and folds the kernel shuffle
- * when the weight is constant); otherwise a ConvTranspose whose output_padding restores the rows the
- * forward stride skipped.
- */
-function convInputGrad(b: GraphBuilder, dy: string, w: string, ws: number[], xs: number[], ys: number[], geo: ConvGeometry): string {
-  const { rank, kernel, strides, dilations, pads, group } = geo;
-  const reach = kernel.map((k, i) => (k - 1) * dilations[i]);
-  const flippedPads = [...reach, ...reach].map((r, i) => r - pads[i]);
-  if (strides.every((s) => s === 1) && flippedPads.every((p) => p >= 0)) {
-    const spatialAxes = range(rank + 2, 2);
-    const [m, cg] = ws;
-    const mg = m / group;
-    let kern: string;
-    if (group === 1) kern = transpose(b, w, [1, 0, ...spatialAxes]);
-    else if (cg === 1 || mg === 1) kern = reshape(b, w, [cg * group, mg, ...kernel]);
-    else {
-      kern = reshape(b, w, [group, mg, cg, ...kernel]);
-      kern = transpose(b, kern, [0, 2, 1, ...range(rank + 3, 3)]);
-      kern = reshape(b, kern, [cg * group, mg, ...kernel]);
-    }
-    const flip = b.op('Slice', [kern, b.constInt64('starts', kernel.map(() => -1)), b.constInt64('ends', kernel.map((k) => -k - 1)), b.constInt64('axes', spatialAxes), b.constInt64('steps', kernel.map(() => -1))]);
-    return b.op('Conv', [dy, flip], { kernel_shape: attr.ints(kernel), dilations: attr.ints(dilations), pads: attr.ints(flippedPads), group: attr.i(group) });
-  }
-  const paddedIn = xs.slice(2).map((d, i) => d + pads[i] + pads[i + rank]);
-  const outputPadding = paddedIn.map((p, i) => p - ((ys[2 + i] - 1) * strides[i] + reach[i] + 1));
-  return b.op('ConvTranspose', [dy, w], {
-    kernel_shape: attr.ints(kernel),
-    strides: attr.ints(strides),
-    dilations: attr.ints(dilations),
-    pads: attr.ints(pads),
-    group: attr.i(group),
-    output_padding: attr.ints(outputPadding),
-  });
-}
-
-/** A 1×1, stride-1, unpadded, ungrouped convolution: a matrix product per image over the spatial positions. */
-function isPointwise(geo: ConvGeometry): boolean {
-  return geo.group === 1 && geo.kernel.every((k) => k === 1) && geo.strides.every((s) => s === 1) && geo.pads.every((p) => p === 0);
-}
-
-/**
- * dW of a pointwise convolution as Σₙ dYₙ·Xₙᵀ ([Cout, P] × [P, Cin]) — one batched MatMul. The general
- * weightGradConv turns it into Cin matrix-vector products, several times slower (MobileNet's conv_pw, ResNet 1×1s).
- */
-function pointwiseWeightGrad(b: GraphBuilder, x: string, xs: number[], dy: string, ys: number[]): string {
-  const [n, cin] = xs;
-  const cout = ys[1];
-  const positions = tensorSize(xs.slice(2));
-  const perImage = b.op('MatMul', [reshape(b, dy, [n, cout, positions]), transposeLast2(b, reshape(b, x, [n, cin, positions]), 3)]);
-  return reshape(b, reduceSum(b, perImage, [0], false), [cout, cin, ...xs.slice(2).map(() => 1)]);
-}
-
-const conv: GradRule = (ctx) => {
-  const { b, node, needs } = ctx;
-  const dy = ctx.dy[0];
-  if (!dy) return [];
-  const [x, w, bias] = node.inputs;
-  const xs = ctx.shape(x);
-  const ws = ctx.shape(w);
-  const ys = ctx.shape(node.outputs[0]);
-  const geo = convGeometry(node, xs, ws.slice(2));
-  const { rank, strides, pads } = geo;
-  const paddedIn = xs.slice(2).map((d, i) => d + pads[i] + pads[i + rank]);
-  const grads: (string | undefined)[] = [];
-  if (needs[0]) grads[0] = convInputGrad(b, dy, w, ws, xs, ys, geo);
-  if (needs[1]) {
-    const extent = ys.slice(2).map((o, i) => (o - 1) * strides[i] + 1);
-    grads[1] = isPointwise(geo) ? pointwiseWeightGrad(b, x, xs, dy, ys) : weightGradConv(b, x, xs, dy, ys, geo, weightGradSpatial(paddedIn, extent, geo));
-  }
-  if (bias && needs[2]) grads[2] = reduceSum(b, dy, [0, ...range(rank + 2, 2)], false);
-  return grads;
-};
-
-const convTranspose: GradRule = (ctx) => {
-  const { b, node, needs } = ctx;
-  const dy = ctx.dy[0];
-  if (!dy) return [];
-  if (intsAttr(node, 'output_shape') || stringAttr(node, 'auto_pad', 'NOTSET') !== 'NOTSET') {
-    unsupported(ctx, 'output_shape or auto_pad (give explicit pads and output_padding)');
-  }
-  const [x, w, bias] = node.inputs;
-  const xs = ctx.shape(x);
-  const ws = ctx.shape(w);
-  const ys = ctx.shape(node.outputs[0]);
-  const rank = xs.length - 2;
-  const geo: ConvGeometry = {
-    rank,
-    kernel: ws.slice(2),
-    strides: intsAttr(node, 'strides') ?? Array(rank).fill(1),
-    dilations: intsAttr(node, 'dilations') ?? Array(rank).fill(1),
-    pads: intsAttr(node, 'pads') ?? Array(2 * rank).fill(0),
-    group: intAttr(node, 'group', 1),
-  };
-  const grads: (string | undefined)[] = [];
-  if (needs[0]) {
-    // The adjoint of a transposed convolution is the convolution with the same weight; output_padding only adds rows it ignores.
-    grads[0] = b.op('Conv', [dy, w], {
-      kernel_shape: attr.ints(geo.kernel),
-      strides: attr.ints(geo.strides),
-      dilations: attr.ints(geo.dilations),
-      pads: attr.ints(geo.pads),
-      group: attr.i(geo.group),
-    });
-  }
-  if (needs[1]) {
-    // dW[c, m] correlates dY (padded like the forward output) with X dilated by the stride; result [Mg, C, k'] → [C, Mg, k].
-    const paddedOut = ys.slice(2).map((d, i) => d + geo.pads[i] + geo.pads[i + rank]);
-    const extent = xs.slice(2).map((d, i) => (d - 1) * geo.strides[i] + 1);
-    grads[1] = weightGradConv(b, dy, ys, x, xs, geo, weightGradSpatial(paddedOut, extent, geo));
-  }
-  if (bias && needs[2]) grads[2] = reduceSum(b, dy, [0, ...range(rank + 2, 2)], false);
-  return grads;
-};
-
-// ---------------------------------------------------------------- normalisation
-
-const batchNormalization: GradRule = (ctx) => {
-  const { b, node, needs } = ctx;
-  const dy = ctx.dy[0];
-  if (!dy) return [];
-  if (intAttr(node, 'training_mode', 0) === 1 || node.outputs.filter(Boolean).length > 1) unsupported(ctx, 'training mode (only the inference form with frozen statistics is differentiated)');
-  const [x, scale, , mean, variance] = node.inputs;
-  const xs = ctx.shape(x);
-  const channelShape = [xs[1], ...Array(xs.length - 2).fill(1)];
-  const invStd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, scalar(b, floatAttr(node, 'epsilon', 1e-5))])])]);
-  const reduceAxes = [0, ...range(xs.length, 2)];
-  const grads: (string | undefined)[] = [];
-  if (needs[0]) grads[0] = b.op('Mul', [dy, reshape(b, b.op('Mul', [scale, invStd]), channelShape)]);
-  if (needs[1]) {
-    const centred = b.op('Sub', [x, reshape(b, mean, channelShape)]);
-    const xhat = b.op('Mul', [centred, reshape(b, invStd, channelShape)]);
-    grads[1] = reduceSum(b, b.op('Mul', [dy, xhat]), reduceAxes, false);
-  }
-  if (needs[2]) grads[2] = reduceSum(b, dy, reduceAxes, false);
-  return grads;
-};
-
-// ---------------------------------------------------------------- matrix products
-
-const matMul: GradRule = (ctx) => {
-  const { b, node, needs } = ctx;
-  const dy = ctx.dy[0];
-  if (!dy) return [];
-  const [a, c] = node.inputs;
-  const as = ctx.shape(a);
-  const cs = ctx.shape(c);
-  // Promote 1-D operands as MatMul does, so dy gets the [..., n, m] form.
-  const a2s = as.length === 1 ? [1, as[0]] : as;
-  const c2s = cs.length === 1 ? [cs[0], 1] : cs;
-  const a2 = as.length === 1 ? reshape(b, a, a2s) : a;
-  const c2 = cs.length === 1 ? reshape(b, c, c2s) : c;
-  const ys = ctx.shape(node.outputs[0]);
-  const batch = ys.slice(0, ys.length - (as.length === 1 ? 0 : 1) - (cs.length === 1 ? 0 : 1));
-  const y2s = [...batch, a2s[a2s.length - 2], c2s[c2s.length - 1]];
-  const dy2 = sameShape(ys, y2s) ? dy : reshape(b, dy, y2s);
-  const grads: (string | undefined)[] = [];
-  if (needs[0]) {
-    const full = b.op('MatMul', [dy2, transposeLast2(b, c2, c2s.length)]);
-    const g = unbroadcast(b, full, [...batch, a2s[a2s.length - 2], a2s[a2s.length - 1]], a2s);
-    grads[0] = sameShape(a2s, as) ? g : reshape(b, g, as);
-  }
-  if (needs[1]) {
-    const full = b.op('MatMul', [transposeLast2(b, a2, a2s.length), dy2]);
-    const g = unbroadcast(b, full, [...batch, c2s[c2s.length - 2], c2s[c2s.length - 1]], c2s);
-    grads[1] = sameShape(c2s, cs) ? g : reshape(b, g, cs);
-  }
-  return grads;
-};
-
-const gemm: GradRule = (ctx) => {
-  const { b, node, needs } = ctx;
-  const dy = ctx.dy[0];
-  if (!dy) return [];
-  const [a, w, c] = node.inputs;
-  const transA = intAttr(node, 'transA', 0);
-  const transB = intAttr(node, 'transB', 0);
-  const alpha = attr.f(floatAttr(node, 'alpha', 1));
-  const beta = floatAttr(node, 'beta', 1);
-  const grads: (string | undefined)[] = [];
-  // Y = α·A'·B' (A' = Aᵀ if transA): dA' = α·dY·B'ᵀ, dB' = α·A'ᵀ·dY, transposed back where the operand was.
-  if (needs[0]) {
-    grads[0] = transA
-      ? b.op('Gemm', [w, dy], { alpha, transA: attr.i(transB), transB: attr.i(1) })
-      : b.op('Gemm', [dy, w], { alpha, transB: attr.i(transB ? 0 : 1) });
-  }
-  if (needs[1]) {
-    grads[1] = transB
-      ? b.op('Gemm', [dy, a], { alpha, transA: attr.i(1), transB: attr.i(transA) })
-      : b.op('Gemm', [a, dy], { alpha, transA: attr.i(transA ? 0 : 1) });
-  }
-  if (c && needs[2]) grads[2] = unbroadcast(b, mulScalar(b, dy, beta), ctx.shape(node.outputs[0]), ctx.shape(c));
-  return grads;
-};
-
-// ---------------------------------------------------------------- shape ops
-
-const reshapeBack: GradRule = (ctx) => {
-  const dy = ctx.dy[0];
-  return dy ? [reshape(ctx.b, dy, ctx.shape(ctx.node.inputs[0]))] : [];
-};
-
-const transposeRule: GradRule = ({ b, node, dy: [dy], shape }) => {
-  if (!dy) return [];
-  const rank = shape(node.inputs[0]).length;
-  const perm = intsAttr(node, 'perm') ?? range(rank).reverse();
-  const inverse: number[] = [];
-  perm.forEach((p, i) => (inverse[p] = i));
-  return [transpose(b, dy, inverse)];
-};
-
-const concat: GradRule = (ctx) => {
-  const { b, node, needs } = ctx;
-  const dy = ctx.dy[0];
-  if (!dy) return [];
-  const rank = ctx.shape(node.outputs[0]).length;
-  const axis = norm(intAttr(node, 'axis', 0), rank);
-  const sizes = node.inputs.map((i) => ctx.shape(i)[axis]);
-  if (sizes.length === 1) return [dy];
-  const parts = b.node('Split', [dy, b.constInt64('split', sizes)], { axis: attr.i(axis) }, { outputs: sizes.length });
-  return parts.map((p, k) => (needs[k] ? p : undefined));
-};
-
-const split: GradRule = (ctx) => {
-  const { b, node } = ctx;
-  const rank = ctx.shape(node.inputs[0]).length;
-  const axis = norm(intAttr(node, 'axis', 0), rank);
-  const parts = node.outputs.map((o, k) => ctx.dy[k] ?? filled(b, ctx.shape(o), 0));
-  return [parts.length === 1 ? parts[0] : b.op('Concat', parts, { axis: attr.i(axis) })];
-};
-
-/**
- * Slice's adjoint puts dy back at the sliced positions of a zero tensor: per axis, undo a negative
- * step by reversing, undo a step k > 1 by interleaving k−1 zeros, then one Pad places the block.
- */
-const slice: GradRule = (ctx) => {
-  const { b, node } = ctx;
-  const dy = ctx.dy[0];
-  if (!dy) return [];
-  let g = dy;
-  const [x, startsIn, endsIn, axesIn, stepsIn] = node.inputs;
-  const xs = ctx.shape(x);
-  const rank = xs.length;
-  const starts = intsAttr(node, 'starts') ?? requireConst(ctx, startsIn, 'starts');
-  const ends = intsAttr(node, 'ends') ?? requireConst(ctx, endsIn, 'ends');
-  const axes = (intsAttr(node, 'axes') ?? (axesIn ? requireConst(ctx, axesIn, 'axes') : range(starts.length))).map((a) => norm(a, rank));
-  const steps = stepsIn ? requireConst(ctx, stepsIn, 'steps') : starts.map(() => 1);
-  const gShape = [...ctx.shape(node.outputs[0])];
-  if (tensorSize(gShape) === 0) return [filled(b, xs, 0)];
-  const pads = Array(2 * rank).fill(0);
-  for (let i = 0; i < rank; i++) pads[i + rank] = xs[i] - gShape[i];
-  axes.forEach((a, i) => {
-    const [lo, , step] = sliceRange(starts[i], ends[i], steps[i], xs[a]);
-    const count = gShape[a];
-    let first = lo;
-    const k = Math.abs(step);
-    if (step < 0) {
-      g = b.op('Slice', [g, b.constInt64('starts', [-1]), b.constInt64('ends', [-count - 1]), b.constInt64('axes', [a]), b.constInt64('steps', [-1])]);
-      first = lo + (count - 1) * step;
-    }
-    if (k > 1 && count > 1) {
-      const withSlot = [...gShape.slice(0, a), count, 1, ...gShape.slice(a + 1)];
-      const slotPads = Array(2 * (rank + 1)).fill(0);
-      slotPads[a + 1 + rank + 1] = k - 1;
-      let spread = b.op('Pad', [reshape(b, g, withSlot), b.constInt64('pads', slotPads)]);
-      spread = reshape(b, spread, [...gShape.slice(0, a), count * k, ...gShape.slice(a + 1)]);
-      const span = (count - 1) * k + 1;
-      g = b.op('Slice', [spread, b.constInt64('starts', [0]), b.constInt64('ends', [span]), b.constInt64('axes', [a])]);
-      gShape[a] = span;
-    }
-    pads[a] = first;
-    pads[a + rank] = xs[a] - first - gShape[a];
-  });
-  return [b.op('Pad', [g, b.constInt64('pads', pads)])];
-};
-
-/** Constant-mode Pad: the adjoint is Pad with the negated pads (negative pads crop). */
-const pad: GradRule = (ctx) => {
-  const { b, node } = ctx;
-  const dy = ctx.dy[0];
-  if (!dy) return [];
-  if (stringAttr(node, 'mode', 'constant') !== 'constant') unsupported(ctx, `mode "${stringAttr(node, 'mode', '')}" (only constant padding)`);
-  const [, padsIn, , axesIn] = node.inputs;
-  const known = intsAttr(node, 'pads') ?? ctx.constValue(padsIn);
-  const negPads = known ? b.constInt64('pads', known.map((p) => -p)) : b.op('Neg', [padsIn]);
-  return [b.op('Pad', axesIn ? [dy, negPads, '', axesIn] : [dy, negPads])];
-};
-
-// ---------------------------------------------------------------- pooling
-
-/** Output length of a pooling window sweep as onnxruntime computes it (ceil mode drops a window that starts in the end padding). */
-function poolOutLength(inp: number, k: number, s: number, pb: number, pe: number, d: number, ceil: boolean): number {
-  const span = inp + pb + pe - ((k - 1) * d + 1);
-  let out = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
-  if (ceil && (out - 1) * s >= inp + pb) out--;
-  return out;
-}
-
-/** MaxPool: recompute the argmax indices and scatter-add dy there (windows may overlap). */
-const maxPool: GradRule = (ctx) => {
-  const { b, node } = ctx;
-  const dy = ctx.dy[0];
-  if (!dy) return [];
-  const x = node.inputs[0];
-  const xs = ctx.shape(x);
-  const [, indices] = b.node('MaxPool', [x], { ...node.attributes, storage_order: attr.i(0) }, { outputs: 2 });
-  const flat = b.op('ScatterElements', [filled(b, [tensorSize(xs)], 0), reshape(b, indices, [-1]), reshape(b, dy, [-1])], { axis: attr.i(0), reduction: attr.s('add') });
-  return [reshape(b, flat, xs)];
-};
-
-/**
- * AveragePool: scale dy by 1/window-count, then spread it over each window with a depthwise ConvTranspose
- * of ones; the result is cropped or zero-extended to the input size (ceil mode windows may overhang).
- */
-const averagePool: GradRule = (ctx) => {
-  const { b, node } = ctx;
-  const dy = ctx.dy[0];
-  if (!dy) return [];
-  const x = node.inputs[0];
-  const xs = ctx.shape(x);
-  const rank = xs.length - 2;
-  const kernel = intsAttr(node, 'kernel_shape')!;
-  if ((intsAttr(node, 'dilations') ?? []).some((d) => d !== 1)) unsupported(ctx, 'dilations');
-  const strides = intsAttr(node, 'strides') ?? Array(rank).fill(1);
-  const { pads } = convSpatial(node, xs.slice(2), kernel);
-  const ceil = intAttr(node, 'ceil_mode', 0) === 1;
-  const includePad = intAttr(node, 'count_include_pad', 0) === 1;
-  const outLens = xs.slice(2).map((d, i) => poolOutLength(d, kernel[i], strides[i], pads[i], pads[i + rank], 1, ceil));
-  // Window counts are separable: the count of a window is the product of its per-axis extents.
-  const perAxis = outLens.map((len, i) => Array.from({ length: len }, (_, o) => {
-    const start = o * strides[i] - pads[i];
-    const end = start + kernel[i];
-    const lo = includePad ? start : Math.max(start, 0);
-    const hi = includePad ? Math.min(end, xs[2 + i] + pads[i + rank]) : Math.min(end, xs[2 + i]);
-    return hi - lo;
-  }));
-  const inv = new Float32Array(tensorSize(outLens));
-  inv.forEach((_, flatIndex) => {
-    let rest = flatIndex;
-    let count = 1;
-    for (let i = rank - 1; i >= 0; i--) {
-      count *= perAxis[i][rest % outLens[i]];
-      rest = Math.floor(rest / outLens[i]);
-    }
-    inv[flatIndex] = 1 / count;
-  });
-  const invName = b.initializer({ name: b.name('inv_window_count'), dtype: 'float32', dims: [1, 1, ...outLens], data: inv });
-  const channels = xs[1];
-  const ones = b.initializer({ name: b.name('ones_kernel'), dtype: 'float32', dims: [channels, 1, ...kernel], data: new Float32Array(channels * tensorSize(kernel)).fill(1) });
-  const spread = b.op('ConvTranspose', [b.op('Mul', [dy, invName]), ones], {
-    kernel_shape: attr.ints(kernel),
-    strides: attr.ints(strides),
-    pads: attr.ints([...pads.slice(0, rank), ...Array(rank).fill(0)]),
-    group: attr.i(channels),
-  });
-  const produced = outLens.map((o, i) => strides[i] * (o - 1) + kernel[i] - pads[i]);
-  let g = spread;
-  const spatialAxes = range(rank + 2, 2);
-  if (produced.some((p, i) => p > xs[2 + i])) {
-    g = b.op('Slice', [g, b.constInt64('starts', Array(rank).fill(0)), b.constInt64('ends', produced.map((p, i) => Math.min(p, xs[2 + i]))), b.constInt64('axes', spatialAxes)]);
-  }
-  if (produced.some((p, i) => p < xs[2 + i])) {
-    const extra = produced.map((p, i) => Math.max(0, xs[2 + i] - p));
-    g = b.op('Pad', [g, b.constInt64('pads', [0, 0, ...Array(rank).fill(0), 0, 0, ...extra])]);
-  }
-  return [g];
-};
-
-const globalAveragePool: GradRule = ({ b, node, dy: [dy], shape }) => {
-  if (!dy) return [];
-  const xs = shape(node.inputs[0]);
-  const area = tensorSize(xs.slice(2));
-  return [b.op('Expand', [mulScalar(b, dy, 1 / area), b.constInt64('shape', xs)])];
-};
-
-/** GlobalMaxPool: dy goes to the maximum (split evenly between tied maxima). */
-const globalMaxPool: GradRule = ({ b, node, dy: [dy], shape }) => {
-  if (!dy) return [];
-  const [x] = node.inputs;
-  const rank = shape(x).length;
-  const isMax = b.op('Cast', [b.op('Equal', [x, node.outputs[0]])], { to: attr.i(1) });
-  const share = b.op('Div', [dy, reduceSum(b, isMax, range(rank, 2), true)]);
-  return [b.op('Mul', [isMax, share])];
-};
-
-/** ReduceSum / ReduceMean / ReduceSumSquare: broadcast dy back over the reduced axes. */
-function reduceRule(kind: 'sum' | 'mean' | 'sumSquare'): GradRule {
-  return (ctx) => {
-    const { b, node } = ctx;
-    const dy = ctx.dy[0];
-    if (!dy) return [];
-    const xs = ctx.shape(node.inputs[0]);
-    const rawAxes = axesOf(ctx, 1);
-    const noop = intAttr(node, 'noop_with_empty_axes', 0) === 1;
-    if ((!rawAxes || rawAxes.length === 0) && noop) return [kind === 'sumSquare' ? b.op('Mul', [dy, mulScalar(b, node.inputs[0], 2)]) : dy];
-    const axes = rawAxes && rawAxes.length ? rawAxes.map((a) => norm(a, xs.length)) : range(xs.length);
-    const kept = xs.map((d, i) => (axes.includes(i) ? 1 : d));
-    let g = intAttr(node, 'keepdims', 1) === 1 ? dy : reshape(b, dy, kept);
-    if (kind === 'mean') g = mulScalar(b, g, 1 / tensorSize(axes.map((a) => xs[a])));
-    const spread = b.op('Expand', [g, b.constInt64('shape', xs)]);
-    return [kind === 'sumSquare' ? b.op('Mul', [spread, mulScalar(b, node.inputs[0], 2)]) : spread];
-  };
-}
-
-// ---------------------------------------------------------------- softmax
-
-const softmax: GradRule = ({ b, node, dy: [dy], shape }) => {
-  if (!dy) return [];
-  const y = node.outputs[0];
-  const axis = norm(intAttr(node, 'axis', -1), shape(y).length);
-  const dot = reduceSum(b, b.op('Mul', [dy, y]), [axis], true);
-  return [b.op('Mul', [y, b.op('Sub', [dy, dot])])];
-};
-
-const logSoftmax: GradRule = ({ b, node, dy: [dy], shape }) => {
-  if (!dy) return [];
-  const y = node.outputs[0];
-  const axis = norm(intAttr(node, 'axis', -1), shape(y).length);
-  const total = reduceSum(b, dy, [axis], true);
-  return [b.op('Sub', [dy, b.op('Mul', [b.op('Exp', [y]), total])])];
-};
-
-/**
- * Clip passes dy where lo < y < hi. The mask reads only the output when the bounds are constants, so the
- * input need not be kept and onnxruntime fuses Conv + Clip in the forward part; otherwise Equal(x, y).
- */
-const clip: GradRule = (ctx) => {
-  const { b, node } = ctx;
-  const dy = ctx.dy[0];
-  if (!dy) return [];
-  const [x, loIn, hiIn] = node.inputs;
-  const y = node.outputs[0];
-  const bound = (name: string | undefined) => (name ? ctx.constValue(name)?.[0] : undefined);
-  const lo = bound(loIn);
-  const hi = bound(hiIn);
-  if ((loIn && lo === undefined) || (hiIn && hi === undefined)) return [maskWhere(b, b.op('Equal', [x, y]), dy)];
-  const tests = [lo === undefined ? undefined : greaterThan(b, y, lo), hi === undefined ? undefined : b.op('Less', [y, scalar(b, hi)])].filter((t) => t !== undefined);
-  if (tests.length === 0) return [dy];
-  return [maskWhere(b, tests.length === 1 ? tests[0] : b.op('And', tests), dy)];
-};
-
-// ---------------------------------------------------------------- the table
+export type { GradContext, GradResult, GradRule } from './context.js';
 
 export const GRADIENT_RULES: Record<string, GradRule> = {
   Conv: conv,
@@ -680,3 +111,263 @@ export const GRADIENT_RULES: Record<string, GradRule> = {
   Softmax: softmax,
   LogSoftmax: logSoftmax,
 };
+
+const FLOAT_TYPES = new Set<DType>(['float32', 'float64', 'float16']);
+
+// ---------------------------------------------------------------- elementwise
+
+/** Rule for y = f(x) whose derivative is expressed by `dx(dy, x, y)`. */
+function unary(dx: (b: GraphBuilder, dy: string, x: string, y: string, node: Node) => string): GradRule {
+  return ({ b, node, dy: [dy] }) => (dy ? [dx(b, dy, node.inputs[0], node.outputs[0], node)] : []);
+}
+
+function passThrough({ dy: [dy] }: GradContext): GradResult {
+  return [dy];
+}
+
+/** Binary broadcasting op: `partials` gives the full-shape gradients for each operand. */
+function binary(partials: (b: GraphBuilder, dy: string, a: string, c: string, y: string, needs: boolean[]) => [string | undefined, string | undefined]): GradRule {
+  return (ctx) => {
+    const { b, node, needs } = ctx;
+    const dy = ctx.dy[0];
+    if (!dy) return [];
+    const [a, c] = node.inputs;
+    const y = node.outputs[0];
+    const [ga, gc] = partials(b, dy, a, c, y, needs);
+    const yShape = ctx.shape(y);
+    return [
+      ga && needs[0] ? unbroadcast(b, ga, yShape, ctx.shape(a)) : undefined,
+      gc && needs[1] ? unbroadcast(b, gc, yShape, ctx.shape(c)) : undefined,
+    ];
+  };
+}
+
+const greaterThan = (b: GraphBuilder, x: string, v: number) => b.op('Greater', [x, scalar(b, v)]);
+
+// ---------------------------------------------------------------- normalisation
+
+function batchNormalization(ctx: GradContext): GradResult {
+  const { b, node, needs } = ctx;
+  const dy = ctx.dy[0];
+  if (!dy) return [];
+  if (intAttr(node, 'training_mode', 0) === 1 || node.outputs.filter(Boolean).length > 1) unsupported(ctx, 'training mode (only the inference form with frozen statistics is differentiated)');
+  const [x, scale, , mean, variance] = node.inputs;
+  const xs = ctx.shape(x);
+  const channelShape = [xs[1], ...Array(xs.length - 2).fill(1)];
+  const invStd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, scalar(b, floatAttr(node, 'epsilon', 1e-5))])])]);
+  const reduceAxes = [0, ...range(xs.length, 2)];
+  const grads: (string | undefined)[] = [];
+  if (needs[0]) grads[0] = b.op('Mul', [dy, reshape(b, b.op('Mul', [scale, invStd]), channelShape)]);
+  if (needs[1]) {
+    const centred = b.op('Sub', [x, reshape(b, mean, channelShape)]);
+    const xhat = b.op('Mul', [centred, reshape(b, invStd, channelShape)]);
+    grads[1] = reduceSum(b, b.op('Mul', [dy, xhat]), reduceAxes, false);
+  }
+  if (needs[2]) grads[2] = reduceSum(b, dy, reduceAxes, false);
+  return grads;
+}
+
+// ---------------------------------------------------------------- matrix products
+
+function matMul(ctx: GradContext): GradResult {
+  const { b, node, needs } = ctx;
+  const dy = ctx.dy[0];
+  if (!dy) return [];
+  const [a, c] = node.inputs;
+  const as = ctx.shape(a);
+  const cs = ctx.shape(c);
+  // Promote 1-D operands as MatMul does, so dy gets the [..., n, m] form.
+  const a2s = as.length === 1 ? [1, as[0]] : as;
+  const c2s = cs.length === 1 ? [cs[0], 1] : cs;
+  const a2 = as.length === 1 ? reshape(b, a, a2s) : a;
+  const c2 = cs.length === 1 ? reshape(b, c, c2s) : c;
+  const ys = ctx.shape(node.outputs[0]);
+  const batch = ys.slice(0, ys.length - (as.length === 1 ? 0 : 1) - (cs.length === 1 ? 0 : 1));
+  const y2s = [...batch, a2s[a2s.length - 2], c2s[c2s.length - 1]];
+  const dy2 = sameShape(ys, y2s) ? dy : reshape(b, dy, y2s);
+  const grads: (string | undefined)[] = [];
+  if (needs[0]) {
+    const full = b.op('MatMul', [dy2, transposeLast2(b, c2, c2s.length)]);
+    const g = unbroadcast(b, full, [...batch, a2s[a2s.length - 2], a2s[a2s.length - 1]], a2s);
+    grads[0] = sameShape(a2s, as) ? g : reshape(b, g, as);
+  }
+  if (needs[1]) {
+    const full = b.op('MatMul', [transposeLast2(b, a2, a2s.length), dy2]);
+    const g = unbroadcast(b, full, [...batch, c2s[c2s.length - 2], c2s[c2s.length - 1]], c2s);
+    grads[1] = sameShape(c2s, cs) ? g : reshape(b, g, cs);
+  }
+  return grads;
+}
+
+function gemm(ctx: GradContext): GradResult {
+  const { b, node, needs } = ctx;
+  const dy = ctx.dy[0];
+  if (!dy) return [];
+  const [a, w, c] = node.inputs;
+  const transA = intAttr(node, 'transA', 0);
+  const transB = intAttr(node, 'transB', 0);
+  const alpha = attr.f(floatAttr(node, 'alpha', 1));
+  const beta = floatAttr(node, 'beta', 1);
+  const grads: (string | undefined)[] = [];
+  // Y = α·A'·B' (A' = Aᵀ if transA): dA' = α·dY·B'ᵀ, dB' = α·A'ᵀ·dY, transposed back where the operand was.
+  if (needs[0]) {
+    grads[0] = transA
+      ? b.op('Gemm', [w, dy], { alpha, transA: attr.i(transB), transB: attr.i(1) })
+      : b.op('Gemm', [dy, w], { alpha, transB: attr.i(transB ? 0 : 1) });
+  }
+  if (needs[1]) {
+    grads[1] = transB
+      ? b.op('Gemm', [dy, a], { alpha, transA: attr.i(1), transB: attr.i(transA) })
+      : b.op('Gemm', [a, dy], { alpha, transA: attr.i(transA ? 0 : 1) });
+  }
+  if (c && needs[2]) grads[2] = unbroadcast(b, mulScalar(b, dy, beta), ctx.shape(node.outputs[0]), ctx.shape(c));
+  return grads;
+}
+
+// ---------------------------------------------------------------- shape ops
+
+function reshapeBack(ctx: GradContext): GradResult {
+  const dy = ctx.dy[0];
+  return dy ? [reshape(ctx.b, dy, ctx.shape(ctx.node.inputs[0]))] : [];
+}
+
+function transposeRule({ b, node, dy: [dy], shape }: GradContext): GradResult {
+  if (!dy) return [];
+  const rank = shape(node.inputs[0]).length;
+  const perm = intsAttr(node, 'perm') ?? range(rank).reverse();
+  const inverse: number[] = [];
+  perm.forEach((p, i) => (inverse[p] = i));
+  return [transpose(b, dy, inverse)];
+}
+
+function concat(ctx: GradContext): GradResult {
+  const { b, node, needs } = ctx;
+  const dy = ctx.dy[0];
+  if (!dy) return [];
+  const rank = ctx.shape(node.outputs[0]).length;
+  const axis = norm(intAttr(node, 'axis', 0), rank);
+  const sizes = node.inputs.map((i) => ctx.shape(i)[axis]);
+  if (sizes.length === 1) return [dy];
+  const parts = b.node('Split', [dy, b.constInt64('split', sizes)], { axis: attr.i(axis) }, { outputs: sizes.length });
+  return parts.map((p, k) => (needs[k] ? p : undefined));
+}
+
+function split(ctx: GradContext): GradResult {
+  const { b, node } = ctx;
+  const rank = ctx.shape(node.inputs[0]).length;
+  const axis = norm(intAttr(node, 'axis', 0), rank);
+  const parts = node.outputs.map((o, k) => ctx.dy[k] ?? filled(b, ctx.shape(o), 0));
+  return [parts.length === 1 ? parts[0] : b.op('Concat', parts, { axis: attr.i(axis) })];
+}
+
+/**
+ * Slice's adjoint puts dy back at the sliced positions of a zero tensor: per axis, undo a negative
+ * step by reversing, undo a step k > 1 by interleaving k−1 zeros, then one Pad places the block.
+ */
+function slice(ctx: GradContext): GradResult {
+  const { b, node } = ctx;
+  const dy = ctx.dy[0];
+  if (!dy) return [];
+  let g = dy;
+  const [x, startsIn, endsIn, axesIn, stepsIn] = node.inputs;
+  const xs = ctx.shape(x);
+  const rank = xs.length;
+  const starts = intsAttr(node, 'starts') ?? requireConst(ctx, startsIn, 'starts');
+  const ends = intsAttr(node, 'ends') ?? requireConst(ctx, endsIn, 'ends');
+  const axes = (intsAttr(node, 'axes') ?? (axesIn ? requireConst(ctx, axesIn, 'axes') : range(starts.length))).map((a) => norm(a, rank));
+  const steps = stepsIn ? requireConst(ctx, stepsIn, 'steps') : starts.map(() => 1);
+  const gShape = [...ctx.shape(node.outputs[0])];
+  if (tensorSize(gShape) === 0) return [filled(b, xs, 0)];
+  const pads = Array(2 * rank).fill(0);
+  for (let i = 0; i < rank; i++) pads[i + rank] = xs[i] - gShape[i];
+  axes.forEach((a, i) => {
+    const [lo, , step] = sliceRange(starts[i], ends[i], steps[i], xs[a]);
+    const count = gShape[a];
+    let first = lo;
+    const k = Math.abs(step);
+    if (step < 0) {
+      g = b.op('Slice', [g, b.constInt64('starts', [-1]), b.constInt64('ends', [-count - 1]), b.constInt64('axes', [a]), b.constInt64('steps', [-1])]);
+      first = lo + (count - 1) * step;
+    }
+    if (k > 1 && count > 1) {
+      const withSlot = [...gShape.slice(0, a), count, 1, ...gShape.slice(a + 1)];
+      const slotPads = Array(2 * (rank + 1)).fill(0);
+      slotPads[a + 1 + rank + 1] = k - 1;
+      let spread = b.op('Pad', [reshape(b, g, withSlot), b.constInt64('pads', slotPads)]);
+      spread = reshape(b, spread, [...gShape.slice(0, a), count * k, ...gShape.slice(a + 1)]);
+      const span = (count - 1) * k + 1;
+      g = b.op('Slice', [spread, b.constInt64('starts', [0]), b.constInt64('ends', [span]), b.constInt64('axes', [a])]);
+      gShape[a] = span;
+    }
+    pads[a] = first;
+    pads[a + rank] = xs[a] - first - gShape[a];
+  });
+  return [b.op('Pad', [g, b.constInt64('pads', pads)])];
+}
+
+/** Constant-mode Pad: the adjoint is Pad with the negated pads (negative pads crop). */
+function pad(ctx: GradContext): GradResult {
+  const { b, node } = ctx;
+  const dy = ctx.dy[0];
+  if (!dy) return [];
+  if (stringAttr(node, 'mode', 'constant') !== 'constant') unsupported(ctx, `mode "${stringAttr(node, 'mode', '')}" (only constant padding)`);
+  const [, padsIn, , axesIn] = node.inputs;
+  const known = intsAttr(node, 'pads') ?? ctx.constValue(padsIn);
+  const negPads = known ? b.constInt64('pads', known.map((p) => -p)) : b.op('Neg', [padsIn]);
+  return [b.op('Pad', axesIn ? [dy, negPads, '', axesIn] : [dy, negPads])];
+}
+
+function reduceRule(kind: 'sum' | 'mean' | 'sumSquare'): GradRule {
+  return (ctx) => {
+    const { b, node } = ctx;
+    const dy = ctx.dy[0];
+    if (!dy) return [];
+    const xs = ctx.shape(node.inputs[0]);
+    const rawAxes = axesOf(ctx, 1);
+    const noop = intAttr(node, 'noop_with_empty_axes', 0) === 1;
+    if ((!rawAxes || rawAxes.length === 0) && noop) return [kind === 'sumSquare' ? b.op('Mul', [dy, mulScalar(b, node.inputs[0], 2)]) : dy];
+    const axes = rawAxes && rawAxes.length ? rawAxes.map((a) => norm(a, xs.length)) : range(xs.length);
+    const kept = xs.map((d, i) => (axes.includes(i) ? 1 : d));
+    let g = intAttr(node, 'keepdims', 1) === 1 ? dy : reshape(b, dy, kept);
+    if (kind === 'mean') g = mulScalar(b, g, 1 / tensorSize(axes.map((a) => xs[a])));
+    const spread = b.op('Expand', [g, b.constInt64('shape', xs)]);
+    return [kind === 'sumSquare' ? b.op('Mul', [spread, mulScalar(b, node.inputs[0], 2)]) : spread];
+  };
+}
+
+// ---------------------------------------------------------------- softmax
+
+function softmax({ b, node, dy: [dy], shape }: GradContext): GradResult {
+  if (!dy) return [];
+  const y = node.outputs[0];
+  const axis = norm(intAttr(node, 'axis', -1), shape(y).length);
+  const dot = reduceSum(b, b.op('Mul', [dy, y]), [axis], true);
+  return [b.op('Mul', [y, b.op('Sub', [dy, dot])])];
+}
+
+function logSoftmax({ b, node, dy: [dy], shape }: GradContext): GradResult {
+  if (!dy) return [];
+  const y = node.outputs[0];
+  const axis = norm(intAttr(node, 'axis', -1), shape(y).length);
+  const total = reduceSum(b, dy, [axis], true);
+  return [b.op('Sub', [dy, b.op('Mul', [b.op('Exp', [y]), total])])];
+}
+
+/**
+ * Clip passes dy where lo < y < hi. The mask reads only the output when the bounds are constants, so the
+ * input need not be kept and onnxruntime fuses Conv + Clip in the forward part; otherwise Equal(x, y).
+ */
+function clip(ctx: GradContext): GradResult {
+  const { b, node } = ctx;
+  const dy = ctx.dy[0];
+  if (!dy) return [];
+  const [x, loIn, hiIn] = node.inputs;
+  const y = node.outputs[0];
+  const bound = (name: string | undefined) => (name ? ctx.constValue(name)?.[0] : undefined);
+  const lo = bound(loIn);
+  const hi = bound(hiIn);
+  if ((loIn && lo === undefined) || (hiIn && hi === undefined)) return [maskWhere(b, b.op('Equal', [x, y]), dy)];
+  const tests = [lo === undefined ? undefined : greaterThan(b, y, lo), hi === undefined ? undefined : b.op('Less', [y, scalar(b, hi)])].filter((t) => t !== undefined);
+  if (tests.length === 0) return [dy];
+  return [maskWhere(b, tests.length === 1 ? tests[0] : b.op('And', tests), dy)];
+}

@@ -19,8 +19,9 @@ import { register as status } from './commands/status.js';
 import { register as merge } from './commands/merge.js';
 import { register as lrFind } from './commands/lr-find.js';
 import { register as studio } from './commands/studio.js';
+import { register as bench } from './commands/bench.js';
 
-const COMMANDS = [classify, inspect, features, models, datasets, train, lrFind, predict, dream, explain, attack, robustnessCmd, plan, shard, status, merge, studio];
+const COMMANDS = [classify, inspect, features, models, datasets, train, lrFind, predict, dream, explain, attack, robustnessCmd, plan, shard, status, merge, studio, bench];
 
 export function buildProgram(): Command {
   const program = new Command('graft')

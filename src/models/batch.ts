@@ -5,7 +5,8 @@
  * inherit the 1. Rewriting those places lets the same model predict and train at any batch size.
  */
 import { producers, topoSort } from '../onnx/order.js';
-import { inferShapes, intAttr } from '../onnx/shapes.js';
+import { inferShapes } from '../onnx/shapes.js';
+import { intAttr } from '../onnx/types.js';
 import type { Dim, Graph, Model, Tensor } from '../onnx/types.js';
 
 export const BATCH_DIM = 'N';

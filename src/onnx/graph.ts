@@ -4,8 +4,6 @@ import { GraftError } from '../util/errors.js';
 import { inferShapes, type TensorInfo } from './shapes.js';
 import { producers } from './order.js';
 
-// foldbn.ts (owned by the speed work) still reads consumers from here; everything else imports order.js.
-export { consumers } from './order.js';
 
 /** Every tensor name in the graph: inputs, initializers and node outputs. */
 export function tensorNames(g: Graph): Set<string> {

@@ -61,7 +61,7 @@ function product(dims: Dim[]): number | null {
   return p;
 }
 
-function poolOut(inp: Dim, k: number, s: number, padBegin: number, padTotal: number, dil: number, ceil: boolean): Dim {
+export function poolOut(inp: Dim, k: number, s: number, padBegin: number, padTotal: number, dil: number, ceil: boolean): Dim {
   if (typeof inp !== 'number') return null;
   const eff = dil * (k - 1) + 1;
   if (!ceil) return Math.floor((inp + padTotal - eff) / s) + 1;
@@ -447,5 +447,3 @@ function evalElementwise(op: string, ins: (TensorInfo | undefined)[], shape?: Di
   return out;
 }
 
-// autodiff/rules.ts and foldbn.ts (owned by the speed work) still import the getters from here.
-export { intAttr, floatAttr, intsAttr, stringAttr } from './types.js';

@@ -12,8 +12,14 @@ export { ort };
 export interface SessionOptions {
   /** intra-op threads; default: number of cores. */
   threads?: number;
-  /** Keep every tensor named here alive (no fusion across them) — used when intermediate tensors are outputs. */
+  /** onnxruntime graph-optimisation level (default 'all'). */
   optimization?: 'all' | 'extended' | 'basic' | 'disabled';
+  /** Per-node profiling: onnxruntime writes a Chrome-trace JSON named `<profilePrefix>_<date>.json` on endProfiling(). */
+  profilePrefix?: string;
+  /** Reuse one memory plan across runs of the same shapes (default true). */
+  memoryPattern?: boolean;
+  /** onnxruntime's CPU arena allocator (default true). */
+  cpuArena?: boolean;
 }
 
 /** A compiled graph with typed run(). Create with Session.create(model) and reuse it. */
@@ -27,6 +33,9 @@ export class Session {
       interOpNumThreads: 1,
       graphOptimizationLevel: opts.optimization ?? 'all',
       executionMode: 'sequential',
+      enableMemPattern: opts.memoryPattern ?? true,
+      enableCpuMemArena: opts.cpuArena ?? true,
+      ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     };
     try {
       const s = typeof bytesOrPath === 'string'
@@ -45,6 +54,11 @@ export class Session {
     } catch (err) {
       throw new GraftError('RUNTIME', `onnxruntime run failed: ${errorMessage(err)}`, { cause: err });
     }
+  }
+
+  /** Stops profiling (sessions created with profilePrefix) and writes the trace file. */
+  endProfiling(): void {
+    this.ort.endProfiling();
   }
 
   async release(): Promise<void> {
