@@ -124,7 +124,7 @@ export function renderReportHtml(report: RunReport, assets: HtmlAssets = {}): st
   parts.push(`<section id="metrics"><h2>Results</h2>${metricCards(report)}${report.mode !== 'eval' ? '<p class="hint">Selection (best epoch, head) looks only at validation; test is never used to choose.</p>' : ''}</section>`);
   if (assets.curvesSvg || assets.confusionSvg) {
     parts.push(`<section id="charts" class="charts"><h2>Curves and confusion matrix</h2>
-      ${assets.curvesSvg ? `<img id="curves" alt="training curves: loss and accuracy per epoch" src="${svgUri(assets.curvesSvg)}">` : ''}
+      ${assets.curvesSvg ? `<img id="curves" alt="training curves: loss and accuracy per epoch, or per weight decay for a cross-validated head" src="${svgUri(assets.curvesSvg)}">` : ''}
       ${assets.confusionSvg ? `<img id="confusion" alt="confusion matrix" src="${svgUri(assets.confusionSvg)}">` : ''}</section>`);
   }
   parts.push('<div class="pair">');

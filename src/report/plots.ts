@@ -88,6 +88,48 @@ export function curvesSpec(history: EpochRow[]): TopLevelSpec {
   return spec;
 }
 
+/** One point of a cross-validated hyper-parameter search: the held-out log loss and accuracy of a weight decay. */
+export interface CvPoint { weightDecay: number; loss: number; accuracy: number }
+
+/**
+ * The curves of a head fitted without epochs (full-batch L-BFGS): scikit-learn's validation curve — held-out
+ * log loss and accuracy against the weight decay (log scale), the selected value marked.
+ */
+export function validationCurveSpec(points: CvPoint[], selected: number): TopLevelSpec {
+  if (points.length === 0) throw new GraftError('BAD_ARGUMENT', 'validationCurveSpec: no cross-validation scores');
+  const values = points.flatMap((p) => [
+    { weightDecay: p.weightDecay, metric: 'held-out log loss', value: p.loss },
+    { weightDecay: p.weightDecay, metric: 'held-out accuracy', value: p.accuracy },
+  ]);
+  const panel = (metric: string, title: string) => ({
+    title,
+    width: 380,
+    height: 260,
+    layer: [
+      {
+        transform: [{ filter: { field: 'metric', equal: metric } }],
+        mark: { type: 'line' as const, point: true, strokeWidth: 2, color: '#1f77b4' },
+        encoding: {
+          x: { field: 'weightDecay', type: 'quantitative' as const, title: 'weight decay (L2)', scale: { type: 'log' as const } },
+          y: { field: 'value', type: 'quantitative' as const, title: metric, scale: { zero: false } },
+        },
+      },
+      {
+        data: { values: [{ weightDecay: selected }] },
+        mark: { type: 'rule' as const, color: '#d62728', strokeDash: [4, 3], strokeWidth: 2 },
+        encoding: { x: { field: 'weightDecay', type: 'quantitative' as const } },
+      },
+    ],
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    description: 'cross-validation curves',
+    data: { values },
+    hconcat: [panel('held-out log loss', `Cross-validated loss (selected ${selected})`), panel('held-out accuracy', 'Cross-validated accuracy')],
+    config: baseConfig,
+  } as TopLevelSpec;
+}
+
 export interface ConfusionPlotOptions {
   /** Show each row as fractions of the actual class (recall per cell) instead of counts. */
   normalise?: boolean;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/fsutil.js';
 import { renderReportHtml, type HtmlAssets } from './html.js';
-import { confusionSpec, curvesSpec, svgToPng, vegaLiteSvg } from './plots.js';
+import { confusionSpec, curvesSpec, svgToPng, validationCurveSpec, vegaLiteSvg, type CvPoint } from './plots.js';
 import { shownSplit, type RunReport } from './schema.js';
 import { plotTopLosses, thumbnailDataUris, topLossThumbnails } from './top-losses.js';
 
@@ -25,9 +25,13 @@ export async function writeRunReport(report: RunReport, out: string, opts: Write
   const shown = shownSplit(report);
   const assets: HtmlAssets = {};
   // The pieces are independent; sharp's encoders run on libuv's threads, so they overlap.
+  // A head trained in epochs draws its learning curves; one fitted in a single solve (L-BFGS) draws the
+  // cross-validation curve that chose its regularisation.
+  const search = report.selected.search as { cvScores?: CvPoint[]; weightDecay?: number } | undefined;
   const curves = async () => {
-    if (!report.history.length) return;
-    assets.curvesSvg = await vegaLiteSvg(curvesSpec(report.history));
+    if (report.history.length) assets.curvesSvg = await vegaLiteSvg(curvesSpec(report.history));
+    else if (search?.cvScores?.length && search.weightDecay !== undefined) assets.curvesSvg = await vegaLiteSvg(validationCurveSpec(search.cvScores, search.weightDecay));
+    else return;
     if (!plots) return;
     const file = path.join(out, 'curves.png');
     await writeFileAtomic(file, await svgToPng(assets.curvesSvg, 2, 'training curves'));

@@ -149,7 +149,8 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
       head: { kind, hidden: trained.summary.hidden, dropout, standardize: opts.standardize !== false },
       regularisation: { weightDecay: sel.weightDecay, labelSmoothing: opts.labelSmoothing ?? 0, dropout, augment: sel.augment ?? 'none' },
       optimizer: { kind: trained.summary.optimizer, lr: trained.summary.lr, schedule: trained.summary.schedule, batchSize: kind === 'linear' && opts.solver !== 'sgd' ? undefined : opts.batchSize ?? TRAIN_DEFAULTS.batchSize },
-      epochs: { run: trained.summary.epochs, best: trained.summary.bestEpoch, refit: trained.refit?.epochs },
+      // A full-batch solve has iterations (in `search`), not epochs.
+      epochs: trained.history.length ? { run: trained.summary.epochs, best: trained.summary.bestEpoch, refit: trained.refit?.epochs } : undefined,
       refit: trained.refit,
       search: { solver: sel.solver, weightDecay: sel.weightDecay, cvFolds: sel.cvFolds, cvScores: sel.cvScores, selectedOn: sel.selectedOn, fittedOn: sel.fittedOn, iterations: sel.iterations, evaluations: sel.evaluations },
       tta,
