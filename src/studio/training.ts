@@ -57,7 +57,8 @@ export async function trainJob(ws: Workspace, project: string, req: TrainRequest
         run.accuracy = report.val?.accuracy;
       } else {
         // Hold out a validation split (like Teachable Machine) so the page can show an accuracy on unseen images.
-        const report = await trainClassifier(dataDir, { model, head: req.head, epochs: req.epochs, val: STUDIO_VAL_FRACTION, out, signal: ctx.signal, progress: ctx.progress, log, onEpoch });
+        // Mini-batch epochs (not the CLI's one-solve L-BFGS default), so the page can draw curves that grow live.
+        const report = await trainClassifier(dataDir, { model, head: req.head, solver: 'sgd', epochs: req.epochs, val: STUDIO_VAL_FRACTION, out, signal: ctx.signal, progress: ctx.progress, log, onEpoch });
         run.accuracy = report.val?.accuracy;
       }
       run.status = 'done';
