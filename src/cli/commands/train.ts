@@ -58,7 +58,7 @@ export function register(program: Command): void {
     .option('--unfreeze-blocks <n>', 'fine-tune: train the last N backbone blocks (MobileNetV2/EfficientNet: inverted-residual blocks; ResNet/VGG: stages; MobileNet v1: conv_dw_k+conv_pw_k; else a conv with its BN)', '1')
     .option('--backbone-lr-mult <x>', 'fine-tune: backbone learning rate = lr × this', '0.1')
     .option('--epochs-head <n>', 'fine-tune: epochs of the head on frozen features', String(TRAIN_DEFAULTS.epochs))
-    .option('--no-augment', 'no augmentation: the linear head does not also train on mirror images; fine-tune / from scratch: no random augmentation of training images')
+    .option('--no-augment', 'no augmentation: the linear head does not also train on mirror images (by default it does when a class has fewer than 100 training images); fine-tune / from scratch: no random augmentation of training images')
     .option('--from-scratch', 'train every weight from random initialisation (with --random-weights, or --model scratch-cnn)')
     .option('--input-size <px>', 'from scratch: input side (default: the architecture\'s, scratch-cnn 128)')
     .option('--resume <dir>', 'continue an interrupted --fine-tune / --from-scratch run from its checkpoint folder (OUT/checkpoint)')
@@ -78,7 +78,7 @@ export function register(program: Command): void {
         head: f.head as HeadKind, hidden: f.hidden?.split(',').map((h) => intOption(h, '--hidden')), dropout: f.dropout ? numberOption(f.dropout, '--dropout') : undefined,
         epochs: intOption(f.epochs, '--epochs'), lr: numberOption(f.lr, '--lr'), batchSize: intOption(f.batch, '--batch'),
         optimizer: f.optimizer as OptimizerKind, schedule: f.schedule, weightDecay: f.weightDecay !== undefined ? numberOption(f.weightDecay, '--weight-decay') : undefined,
-        solver: choice(f.solver, ['lbfgs', 'sgd'] as const, '--solver'), cvFolds: intOption(f.cvFolds, '--cv-folds'), tta: choice(f.tta, ['none', 'flip'] as const, '--tta'), augment: f.augment === false ? 'none' : 'flip',
+        solver: choice(f.solver, ['lbfgs', 'sgd'] as const, '--solver'), cvFolds: intOption(f.cvFolds, '--cv-folds'), tta: choice(f.tta, ['none', 'flip'] as const, '--tta'), augment: f.augment === false ? 'none' : 'auto',
         labelSmoothing: f.labelSmoothing ? numberOption(f.labelSmoothing, '--label-smoothing') : undefined,
         classWeights: f.classWeights === 'balanced' ? 'balanced' : undefined,
         clipNorm: f.clipNorm ? numberOption(f.clipNorm, '--clip-norm') : undefined,
