@@ -1,16 +1,18 @@
 /**
- * Hand-written vs library, same run: the ONNX protobuf codec (onnx/codec.ts + protobuf.ts) against onnx-proto
- * (protobufjs over the official onnx.proto), and dream's FFT: the hand-written mixed-radix one (kept in bench/baseline/) against fft.js, which
- * viz/dream/fft.ts now uses (under Bluestein's identity for lengths that are not powers of two).
- * onnx-proto's numbers are a lower bound for a library codec: they stop at protobufjs objects, before the
- * mapping into graft's Model that a replacement would still need.
+ * Hand-written vs library, same run: graft's ONNX codec (src/onnx/codec.ts, now over onnx-proto = protobufjs code
+ * generated from the official onnx.proto) against the hand-written codec it replaced (kept in bench/baseline/), and
+ * dream's FFT: the hand-written mixed-radix one (kept in bench/baseline/) against fft.js, which viz/dream/fft.ts now
+ * uses (under Bluestein's identity for lengths that are not powers of two).
+ * Both codecs map to and from graft's typed Model; the bare onnx-proto decode (protobufjs objects only) is printed too.
  *   node --import tsx bench/libraries.ts [architecture, default resnet50]
  */
+import assert from 'node:assert/strict';
 import os from 'node:os';
 import onnxProto from 'onnx-proto';
 import { buildArchitecture } from '../src/models/builders/index.js';
 import { decodeModel, encodeModel } from '../src/onnx/codec.js';
 import { fft, irfft2, irfft2Adjoint, halfWidth } from '../src/viz/dream/fft.js';
+import * as handWrittenCodec from './baseline/codec-hand-written.js';
 import * as handWritten from './baseline/fft-hand-written.js';
 import { medianMs } from './timing.js';
 
@@ -23,19 +25,26 @@ console.log(`${arch}: ${(bytes.length / 1e6).toFixed(1)} MB encoded — node ${p
 const row = (what: string, hand: number, lib: number) =>
   console.log(`${what.padEnd(34)} hand-written ${hand.toFixed(1).padStart(8)} ms   library ${lib.toFixed(1).padStart(8)} ms   library/hand ${(lib / hand).toFixed(2)}×`);
 
-const handDecode = await medianMs(async () => decodeModel(bytes), 5);
-const libDecode = await medianMs(async () => onnx.ModelProto.decode(bytes), 5);
-row('decode (bytes → objects)', handDecode, libDecode);
-// Closer to what a library codec would cost: also copy every initializer's raw bytes out into its own Float32Array.
-const libDecodeCopy = await medianMs(async () => {
-  const m = onnx.ModelProto.decode(bytes);
-  for (const t of m.graph?.initializer ?? []) if (t.rawData?.length) new Float32Array(Uint8Array.from(t.rawData).buffer);
-}, 5);
-row('decode + copy weights out', handDecode, libDecodeCopy);
-const decoded = onnx.ModelProto.decode(bytes);
-const handEncode = await medianMs(async () => encodeModel(built.model), 5);
-const libEncode = await medianMs(async () => onnx.ModelProto.encode(decoded).finish(), 5);
-row('encode (objects → bytes)', handEncode, libEncode);
+// The two codecs must agree before their times mean anything: both read graft's bytes, and graft reads the
+// hand-written codec's bytes, to one and the same Model.
+const reference = handWrittenCodec.decodeModel(bytes);
+for (const [what, model] of [['graft decoding graft bytes', decodeModel(bytes)], ['graft decoding hand-written bytes', decodeModel(handWrittenCodec.encodeModel(built.model))]] as const) {
+  try {
+    assert.deepEqual(model, reference);
+  } catch {
+    throw new Error(`the codecs disagree: ${what} differs from the hand-written decoding`);
+  }
+}
+
+const handDecode = await medianMs(async () => handWrittenCodec.decodeModel(bytes), 5);
+row('decode (bytes → Model)', handDecode, await medianMs(async () => decodeModel(bytes), 5));
+row('  onnx-proto alone (bytes → objects)', handDecode, await medianMs(async () => onnx.ModelProto.decode(bytes), 5));
+// graft's decode leaves aligned weights as views on the bytes; the hand-written one copied them. Copying them out
+// after the library decode gives the like-for-like cost for a caller that must own its weights.
+row('decode + own copy of every weight', handDecode, await medianMs(async () => {
+  for (const t of decodeModel(bytes).graph.initializers.values()) if (t.dtype !== 'string') (t.data as Float32Array).slice();
+}, 5));
+row('encode (Model → bytes)', await medianMs(async () => handWrittenCodec.encodeModel(built.model), 5), await medianMs(async () => encodeModel(built.model), 5));
 
 // Complex FFT: the hand-written mixed-radix one against fft.js (under Bluestein for lengths that are not powers of two).
 const reps = 2000;

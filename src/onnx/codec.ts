@@ -1,10 +1,17 @@
-/** onnx.proto ⇄ the typed model of types.ts. Field numbers follow onnx/onnx.proto (IR version 8–10). */
+/**
+ * onnx.proto ⇄ the typed model of types.ts, over onnx-proto (protobufjs code generated from the official
+ * onnx.proto). The wire format is the library's; this module only maps its message objects to graft's Model and back.
+ * A same-run benchmark (bench/libraries.ts, README "Hand-written vs library") showed the hand-written codec that was
+ * here before was slower, so it is kept only as a baseline in bench/baseline/.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ProtoReader, ProtoWriter, Wire } from './protobuf.js';
-import type { Attribute, DType, Dim, Graph, Model, Node, OpsetId, Tensor, TensorArray, ValueInfo } from './types.js';
+import onnxProto from 'onnx-proto';
+import type { Attribute, DType, Dim, Graph, Model, Node, Tensor, TensorArray, ValueInfo } from './types.js';
 import { GraftError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsutil.js';
+
+const { onnx } = onnxProto;
 
 const DTYPE_CODES: Record<DType, number> = {
   float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, string: 8,
@@ -21,7 +28,12 @@ export function dtypeCode(d: DType): number {
   return DTYPE_CODES[d];
 }
 
-type ArrayCtor = { new (n: number): TensorArray; BYTES_PER_ELEMENT: number };
+type NumericArray = Exclude<TensorArray, string[]>;
+type ArrayCtor = {
+  new (n: number): NumericArray;
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): NumericArray;
+  BYTES_PER_ELEMENT: number;
+};
 const ARRAY_CTORS: Partial<Record<DType, ArrayCtor>> = {
   float32: Float32Array as unknown as ArrayCtor, float64: Float64Array as unknown as ArrayCtor,
   int8: Int8Array as unknown as ArrayCtor, uint8: Uint8Array as unknown as ArrayCtor,
@@ -36,105 +48,77 @@ export function allocTensorData(dtype: DType, n: number): TensorArray {
   return new ARRAY_CTORS[dtype]!(n);
 }
 
-/** Copies little-endian bytes into a fresh (aligned) typed array of the tensor's type. */
-function fromRaw(dtype: DType, raw: Uint8Array): TensorArray {
-  const ctor = ARRAY_CTORS[dtype];
-  if (!ctor) throw new GraftError('MODEL_FORMAT', `raw_data for ${dtype} tensors is not supported`);
-  const n = raw.length / ctor.BYTES_PER_ELEMENT;
-  const out = new ctor(n) as Exclude<TensorArray, string[]>;
-  new Uint8Array(out.buffer, out.byteOffset, raw.length).set(raw);
-  return out;
+// ---------------------------------------------------------------- 64-bit integers
+// protobufjs hands int64 fields back as numbers or, when the `long` package is present, as Long objects
+// ({low, high, unsigned}); it accepts the same {low, high} shape when writing. graft keeps int64 attribute
+// values and dims as JS numbers and int64 tensor data as bigint.
+
+interface LongBits { low: number; high: number; unsigned?: boolean }
+type Int64Field = number | LongBits;
+
+function int64ToBigInt(v: Int64Field): bigint {
+  if (typeof v === 'number') return BigInt(v);
+  const bits = (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0);
+  return v.unsigned ? bits : BigInt.asIntN(64, bits);
 }
 
-function rawBytes(data: Exclude<TensorArray, string[]>): Uint8Array {
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+/** Exact up to ±2^53; beyond that the nearest double (INT64_MAX reads as 2^63, as Slice's "to the end" needs). */
+function int64ToNumber(v: Int64Field | null | undefined): number {
+  if (v == null) return 0;
+  return typeof v === 'number' ? v : Number(int64ToBigInt(v));
+}
+
+const INT64_MAX = 9223372036854775807n;
+const INT64_MIN = -9223372036854775808n;
+
+/** A JS number as an int64 field, saturating (2^63 is not an int64: it becomes INT64_MAX). */
+function numberToInt64(v: number): Int64Field {
+  if (Number.isSafeInteger(v)) return v;
+  let big = Number.isFinite(v) ? BigInt(Math.trunc(v)) : v > 0 ? INT64_MAX : INT64_MIN;
+  if (big > INT64_MAX) big = INT64_MAX;
+  if (big < INT64_MIN) big = INT64_MIN;
+  const bits = BigInt.asUintN(64, big);
+  return { low: Number(bits & 0xffffffffn) | 0, high: Number(bits >> 32n) | 0 };
 }
 
 // ---------------------------------------------------------------- decode
+
+type TensorProto = InstanceType<typeof onnx.TensorProto>;
+type ValueInfoProto = InstanceType<typeof onnx.ValueInfoProto>;
+type AttributeProto = InstanceType<typeof onnx.AttributeProto>;
+type NodeProto = InstanceType<typeof onnx.NodeProto>;
+type GraphProto = InstanceType<typeof onnx.GraphProto>;
+/** Decoded dimensions have the `value` oneof getter, which says whether dim_value or dim_param was set. */
+type DimensionProto = InstanceType<typeof onnx.TensorShapeProto.Dimension>;
+type StringStringEntry = { key?: string | null; value?: string | null };
 
 interface DecodeContext {
   /** Directory of the model file, for tensors stored as external data. */
   baseDir?: string;
 }
 
-function decodeTensor(r: ProtoReader, ctx: DecodeContext): Tensor {
-  const dims: number[] = [];
-  let dtypeCode = 0;
-  let name = '';
-  let raw: Uint8Array | undefined;
-  const floats: number[] = [];
-  const ints: number[] = [];
-  const int64s: bigint[] = [];
-  const doubles: number[] = [];
-  const strings: string[] = [];
-  const external: Record<string, string> = {};
-  let dataLocation = 0;
-  while (!r.done()) {
-    const { field, wire } = r.tag();
-    switch (field) {
-      case 1: r.int64s(wire, dims); break;
-      case 2: dtypeCode = r.varint(); break;
-      case 4: r.floats(wire, floats); break;
-      case 5: r.int64s(wire, ints); break;
-      case 6: strings.push(r.string()); break;
-      case 7:
-        if (wire === Wire.Bytes) {
-          const s = r.sub();
-          while (!s.done()) int64s.push(s.varintBig());
-        } else int64s.push(r.varintBig());
-        break;
-      case 8: name = r.string(); break;
-      case 9: raw = r.bytes(); break;
-      case 10:
-        if (wire === Wire.Bytes) {
-          const b = r.bytes();
-          const dv = new DataView(b.buffer, b.byteOffset, b.length);
-          for (let i = 0; i < b.length; i += 8) doubles.push(dv.getFloat64(i, true));
-        } else {
-          doubles.push(new DataView(r.buf.buffer, r.buf.byteOffset + r.pos, 8).getFloat64(0, true));
-          r.pos += 8;
-        }
-        break;
-      case 13: {
-        const [key, value] = decodeStringPair(r.sub());
-        external[key] = value;
-        break;
-      }
-      case 14: dataLocation = r.varint(); break;
-      default: r.skip(wire);
-    }
+/**
+ * Little-endian bytes as a typed array of the tensor's type: a view on the decoded buffer when its offset is
+ * aligned for the element size (no copy of the weights), otherwise an aligned copy.
+ */
+function fromRaw(dtype: DType, name: string, raw: Uint8Array): NumericArray {
+  const ctor = ARRAY_CTORS[dtype];
+  if (!ctor) throw new GraftError('MODEL_FORMAT', `raw_data for ${dtype} tensors is not supported`);
+  const size = ctor.BYTES_PER_ELEMENT;
+  if (raw.length % size !== 0) {
+    throw new GraftError('MODEL_FORMAT', `tensor ${name}: ${raw.length} bytes of raw_data is not a whole number of ${dtype} values`);
   }
-  const dtype = dtypeFromCode(dtypeCode);
-  let data: TensorArray;
-  if (dataLocation === 1) {
-    raw = readExternal(name, external, ctx);
-  }
-  if (raw) data = fromRaw(dtype, raw);
-  else if (dtype === 'float32') data = Float32Array.from(floats);
-  else if (dtype === 'float64') data = Float64Array.from(doubles);
-  else if (dtype === 'int64') data = BigInt64Array.from(int64s);
-  else if (dtype === 'uint64') data = BigUint64Array.from(int64s.map((v) => BigInt.asUintN(64, v)));
-  else if (dtype === 'string') data = strings;
-  else {
-    // int32_data carries int32, int16, int8, uint16, uint8, bool and float16 (as bits).
-    const arr = allocTensorData(dtype, ints.length) as Exclude<TensorArray, string[] | BigInt64Array | BigUint64Array>;
-    for (let i = 0; i < ints.length; i++) arr[i] = ints[i];
-    data = arr;
-  }
-  return { name, dtype, dims, data };
+  const n = raw.length / size;
+  if (raw.byteOffset % size === 0) return new ctor(raw.buffer, raw.byteOffset, n);
+  const out = new ctor(n);
+  new Uint8Array(out.buffer, out.byteOffset, raw.length).set(raw);
+  return out;
 }
 
-/** StringStringEntryProto: key = 1, value = 2. */
-function decodeStringPair(e: ProtoReader): [string, string] {
-  let key = '';
-  let value = '';
-  while (!e.done()) {
-    const t = e.tag();
-    if (t.field === 1) key = e.string();
-    else if (t.field === 2) value = e.string();
-    else e.skip(t.wire);
-  }
-  return [key, value];
+function entriesToRecord(entries: readonly StringStringEntry[] | null | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of entries ?? []) out[e.key ?? ''] = e.value ?? '';
+  return out;
 }
 
 function readExternal(name: string, info: Record<string, string>, ctx: DecodeContext): Uint8Array {
@@ -144,174 +128,130 @@ function readExternal(name: string, info: Record<string, string>, ctx: DecodeCon
     throw new GraftError('MODEL_FORMAT', `tensor ${name}: external data location ${info.location} is outside the model directory`);
   }
   const offset = Number(info.offset ?? 0);
-  const buf = fs.readFileSync(file);
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (err) {
+    throw new GraftError('MODEL_FORMAT', `tensor ${name}: cannot read its external data ${info.location}: ${(err as Error).message}`, { cause: err });
+  }
   const length = info.length !== undefined ? Number(info.length) : buf.length - offset;
+  if (offset + length > buf.length) {
+    throw new GraftError('MODEL_FORMAT', `tensor ${name}: external data ${info.location} is shorter than offset ${offset} + length ${length}`);
+  }
   return buf.subarray(offset, offset + length);
 }
 
-function decodeValueInfo(r: ProtoReader): ValueInfo {
-  let name = '';
-  let dtype: DType = 'float32';
-  let shape: Dim[] | undefined;
-  while (!r.done()) {
-    const { field, wire } = r.tag();
-    if (field === 1) name = r.string();
-    else if (field === 2) {
-      const tr = r.sub();
-      while (!tr.done()) {
-        const t = tr.tag();
-        if (t.field !== 1) { tr.skip(t.wire); continue; }
-        const tt = tr.sub();
-        while (!tt.done()) {
-          const u = tt.tag();
-          if (u.field === 1) dtype = dtypeFromCode(tt.varint());
-          else if (u.field === 2) {
-            shape = [];
-            const sr = tt.sub();
-            while (!sr.done()) {
-              const s = sr.tag();
-              if (s.field !== 1) { sr.skip(s.wire); continue; }
-              const dr = sr.sub();
-              let dim: Dim = null;
-              while (!dr.done()) {
-                const d = dr.tag();
-                if (d.field === 1) dim = dr.varint();
-                else if (d.field === 2) dim = dr.string();
-                else dr.skip(d.wire);
-              }
-              shape.push(dim);
-            }
-          } else tt.skip(u.wire);
-        }
-      }
-    } else r.skip(wire);
+function decodeTensor(t: TensorProto, ctx: DecodeContext): Tensor {
+  const name = t.name ?? '';
+  const dtype = dtypeFromCode(t.dataType);
+  const dims = t.dims.map(int64ToNumber);
+  let raw = t.rawData && t.rawData.length ? t.rawData : undefined;
+  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) raw = readExternal(name, entriesToRecord(t.externalData), ctx);
+  let data: TensorArray;
+  if (raw) data = fromRaw(dtype, name, raw);
+  else if (dtype === 'string') data = t.stringData.map((s) => new TextDecoder().decode(s));
+  else if (dtype === 'float32') data = Float32Array.from(t.floatData);
+  else if (dtype === 'float64') data = Float64Array.from(t.doubleData);
+  else if (dtype === 'int64') data = BigInt64Array.from(t.int64Data, (v) => int64ToBigInt(v));
+  else if (dtype === 'uint64') data = BigUint64Array.from(t.uint64Data, (v) => BigInt.asUintN(64, int64ToBigInt(v)));
+  else if (dtype === 'uint32') data = Uint32Array.from(t.uint64Data, (v) => int64ToNumber(v));
+  else {
+    // int32_data carries int32, int16, int8, uint16, uint8, bool and float16 (as its bits).
+    const arr = allocTensorData(dtype, t.int32Data.length) as Exclude<NumericArray, BigInt64Array | BigUint64Array>;
+    for (let i = 0; i < t.int32Data.length; i++) arr[i] = t.int32Data[i];
+    data = arr;
   }
-  return { name, dtype, shape };
+  return { name, dtype, dims, data };
 }
 
-function decodeAttribute(r: ProtoReader, ctx: DecodeContext): [string, Attribute | undefined] {
-  let name = '';
-  let type = 0;
-  let f = 0;
-  let i = 0;
-  let s: Uint8Array | undefined;
-  let t: Tensor | undefined;
-  let g: Graph | undefined;
-  const floats: number[] = [];
-  const ints: number[] = [];
-  const strings: string[] = [];
-  while (!r.done()) {
-    const { field, wire } = r.tag();
-    switch (field) {
-      case 1: name = r.string(); break;
-      case 20: type = r.varint(); break;
-      case 2: f = r.float(); break;
-      case 3: i = r.varint(); break;
-      case 4: s = r.bytes(); break;
-      case 5: t = decodeTensor(r.sub(), ctx); break;
-      case 6: g = decodeGraph(r.sub(), ctx); break;
-      case 7: r.floats(wire, floats); break;
-      case 8: r.int64s(wire, ints); break;
-      case 9: strings.push(r.string()); break;
-      default: r.skip(wire);
-    }
-  }
-  const text = (b?: Uint8Array) => (b ? new TextDecoder().decode(b) : '');
-  switch (type) {
-    case 1: return [name, { type: 'float', value: f }];
-    case 2: return [name, { type: 'int', value: i }];
-    case 3: return [name, { type: 'string', value: text(s) }];
-    case 4: return [name, { type: 'tensor', value: t! }];
-    case 5: return [name, { type: 'graph', value: g! }];
-    case 6: return [name, { type: 'floats', value: floats }];
-    case 7: return [name, { type: 'ints', value: ints }];
-    case 8: return [name, { type: 'strings', value: strings }];
-    default: return [name, undefined];
+function decodeValueInfo(v: ValueInfoProto): ValueInfo {
+  const tensorType = v.type?.tensorType;
+  // Sequence, map and optional values carry no tensor type: graft reads them as float32 of unknown rank.
+  const dtype = tensorType?.elemType ? dtypeFromCode(tensorType.elemType) : 'float32';
+  const shape: Dim[] | undefined = tensorType?.shape
+    ? ((tensorType.shape.dim ?? []) as DimensionProto[]).map((d) => (d.value === 'dimParam' ? d.dimParam! : d.value === 'dimValue' ? int64ToNumber(d.dimValue) : null))
+    : undefined;
+  const out: ValueInfo = { name: v.name ?? '', dtype, shape };
+  if (v.docString) out.docString = v.docString;
+  return out;
+}
+
+function decodeAttribute(a: AttributeProto, ctx: DecodeContext): Attribute | undefined {
+  const T = onnx.AttributeProto.AttributeType;
+  switch (a.type) {
+    case T.FLOAT: return { type: 'float', value: a.f };
+    case T.INT: return { type: 'int', value: int64ToNumber(a.i) };
+    case T.STRING: return { type: 'string', value: new TextDecoder().decode(a.s) };
+    case T.TENSOR: return { type: 'tensor', value: decodeTensor(a.t as TensorProto, ctx) };
+    case T.GRAPH: return { type: 'graph', value: decodeGraph(a.g as GraphProto, ctx) };
+    case T.FLOATS: return { type: 'floats', value: [...a.floats] };
+    case T.INTS: return { type: 'ints', value: a.ints.map(int64ToNumber) };
+    case T.STRINGS: return { type: 'strings', value: a.strings.map((s) => new TextDecoder().decode(s)) };
+    // Sparse tensors, type protos and lists of tensors or graphs: no graft model uses them, and graft's
+    // Attribute type has no room for them.
+    default: return undefined;
   }
 }
 
-function decodeNode(r: ProtoReader, ctx: DecodeContext): Node {
-  const node: Node = { name: '', opType: '', inputs: [], outputs: [], attributes: {} };
-  while (!r.done()) {
-    const { field, wire } = r.tag();
-    switch (field) {
-      case 1: node.inputs.push(r.string()); break;
-      case 2: node.outputs.push(r.string()); break;
-      case 3: node.name = r.string(); break;
-      case 4: node.opType = r.string(); break;
-      case 7: node.domain = r.string(); break;
-      case 5: {
-        const [k, v] = decodeAttribute(r.sub(), ctx);
-        if (v) node.attributes[k] = v;
-        break;
-      }
-      default: r.skip(wire);
-    }
+function decodeNode(n: NodeProto, ctx: DecodeContext): Node {
+  const node: Node = { name: n.name ?? '', opType: n.opType ?? '', inputs: [...n.input], outputs: [...n.output], attributes: {} };
+  if (n.domain) node.domain = n.domain;
+  if (n.docString) node.docString = n.docString;
+  for (const a of n.attribute) {
+    const value = decodeAttribute(a as AttributeProto, ctx);
+    if (value) node.attributes[a.name ?? ''] = value;
   }
   return node;
 }
 
-function decodeGraph(r: ProtoReader, ctx: DecodeContext): Graph {
-  const g: Graph = { name: '', nodes: [], initializers: new Map(), inputs: [], outputs: [], valueInfo: [] };
-  while (!r.done()) {
-    const { field, wire } = r.tag();
-    switch (field) {
-      case 1: g.nodes.push(decodeNode(r.sub(), ctx)); break;
-      case 2: g.name = r.string(); break;
-      case 5: {
-        const t = decodeTensor(r.sub(), ctx);
-        g.initializers.set(t.name, t);
-        break;
-      }
-      case 11: g.inputs.push(decodeValueInfo(r.sub())); break;
-      case 12: g.outputs.push(decodeValueInfo(r.sub())); break;
-      case 13: g.valueInfo.push(decodeValueInfo(r.sub())); break;
-      default: r.skip(wire);
-    }
+function decodeGraph(g: GraphProto, ctx: DecodeContext): Graph {
+  const graph: Graph = {
+    name: g.name ?? '',
+    nodes: g.node.map((n) => decodeNode(n as NodeProto, ctx)),
+    initializers: new Map(),
+    inputs: [],
+    outputs: g.output.map((v) => decodeValueInfo(v as ValueInfoProto)),
+    valueInfo: g.valueInfo.map((v) => decodeValueInfo(v as ValueInfoProto)),
+  };
+  if (g.docString) graph.docString = g.docString;
+  for (const t of g.initializer) {
+    const tensor = decodeTensor(t as TensorProto, ctx);
+    graph.initializers.set(tensor.name, tensor);
   }
   // Since IR 4 initializers need not be listed as inputs; graft keeps `inputs` for real (fed) inputs only.
-  g.inputs = g.inputs.filter((vi) => !g.initializers.has(vi.name));
-  return g;
+  graph.inputs = g.input.map((v) => decodeValueInfo(v as ValueInfoProto)).filter((vi) => !graph.initializers.has(vi.name));
+  return graph;
 }
 
-/** Parses ONNX model bytes. `baseDir` locates external-data files. */
+/**
+ * Parses ONNX model bytes. `baseDir` locates external-data files. Initializers whose raw bytes are aligned are
+ * views on `bytes` (no copy): writing into the model's tensors writes into `bytes`.
+ */
 export function decodeModel(bytes: Uint8Array, baseDir?: string): Model {
   const ctx: DecodeContext = { baseDir };
-  const r = new ProtoReader(bytes);
-  const model: Model = { irVersion: 0, opsetImports: [], producerName: '', producerVersion: '', graph: undefined as unknown as Graph, metadata: {} };
+  let proto: InstanceType<typeof onnx.ModelProto>;
   try {
-    while (!r.done()) {
-      const { field, wire } = r.tag();
-      switch (field) {
-        case 1: model.irVersion = r.varint(); break;
-        case 2: model.producerName = r.string(); break;
-        case 3: model.producerVersion = r.string(); break;
-        case 7: model.graph = decodeGraph(r.sub(), ctx); break;
-        case 8: {
-          const o = r.sub();
-          const id: OpsetId = { domain: '', version: 0 };
-          while (!o.done()) {
-            const t = o.tag();
-            if (t.field === 1) id.domain = o.string();
-            else if (t.field === 2) id.version = o.varint();
-            else o.skip(t.wire);
-          }
-          model.opsetImports.push(id);
-          break;
-        }
-        case 14: {
-          const [key, value] = decodeStringPair(r.sub());
-          model.metadata[key] = value;
-          break;
-        }
-        default: r.skip(wire);
-      }
-    }
+    proto = onnx.ModelProto.decode(bytes);
+  } catch (err) {
+    throw new GraftError('MODEL_FORMAT', `not a valid ONNX model (${(err as Error).message})`, { cause: err });
+  }
+  if (!proto.graph) throw new GraftError('MODEL_FORMAT', 'not a valid ONNX model: it has no graph');
+  let graph: Graph;
+  try {
+    graph = decodeGraph(proto.graph as GraphProto, ctx);
   } catch (err) {
     if (err instanceof GraftError) throw err;
     throw new GraftError('MODEL_FORMAT', `not a valid ONNX model (${(err as Error).message})`, { cause: err });
   }
-  if (!model.graph) throw new GraftError('MODEL_FORMAT', 'not a valid ONNX model: it has no graph');
+  const model: Model = {
+    irVersion: int64ToNumber(proto.irVersion),
+    opsetImports: proto.opsetImport.map((o) => ({ domain: o.domain ?? '', version: int64ToNumber(o.version) })),
+    producerName: proto.producerName ?? '',
+    producerVersion: proto.producerVersion ?? '',
+    graph,
+    metadata: entriesToRecord(proto.metadataProps),
+  };
+  if (proto.docString) model.docString = proto.docString;
   return model;
 }
 
@@ -331,107 +271,79 @@ export function readModel(file: string): Model {
 }
 
 // ---------------------------------------------------------------- encode
+// Plain objects in onnx-proto's I*Proto shapes; protobufjs writes only the fields that are set.
 
-function encodeTensor(t: Tensor): ProtoWriter {
-  const w = new ProtoWriter();
-  if (t.dims.length) w.packedVarints(1, t.dims);
-  w.varintField(2, dtypeCode(t.dtype));
-  if (t.name) w.stringField(8, t.name);
-  if (t.dtype === 'string') {
-    for (const s of t.data as string[]) w.stringField(6, s);
-  } else {
-    w.bytesField(9, rawBytes(t.data as Exclude<TensorArray, string[]>));
+/** Every numeric tensor goes out as raw_data (one copy of its bytes into the output), strings as string_data. */
+function encodeTensor(t: Tensor): onnxProto.onnx.ITensorProto {
+  const out: onnxProto.onnx.ITensorProto = { dims: t.dims.map(numberToInt64) as number[], dataType: dtypeCode(t.dtype), name: t.name };
+  if (t.dtype === 'string') out.stringData = (t.data as string[]).map((s) => new TextEncoder().encode(s));
+  else {
+    const data = t.data as NumericArray;
+    out.rawData = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
-  return w;
+  return out;
 }
 
-function encodeValueInfo(v: ValueInfo): ProtoWriter {
-  const tensorType = new ProtoWriter();
-  tensorType.varintField(1, dtypeCode(v.dtype));
-  if (v.shape) {
-    const shape = new ProtoWriter();
-    for (const d of v.shape) {
-      const dim = new ProtoWriter();
-      if (typeof d === 'number') dim.varintField(1, d);
-      else if (typeof d === 'string') dim.stringField(2, d);
-      shape.messageField(1, dim);
-    }
-    tensorType.messageField(2, shape);
-  }
-  const type = new ProtoWriter();
-  type.messageField(1, tensorType);
-  const w = new ProtoWriter();
-  w.stringField(1, v.name);
-  w.messageField(2, type);
-  return w;
+function encodeValueInfo(v: ValueInfo): onnxProto.onnx.IValueInfoProto {
+  const shape = v.shape
+    ? { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: numberToInt64(d) as number } : typeof d === 'string' ? { dimParam: d } : {})) }
+    : undefined;
+  const out: onnxProto.onnx.IValueInfoProto = { name: v.name, type: { tensorType: { elemType: dtypeCode(v.dtype), shape } } };
+  if (v.docString) out.docString = v.docString;
+  return out;
 }
 
-const INT64_MAX = 9223372036854775807n;
-const INT64_MIN = -9223372036854775808n;
-function clampInt64(v: number): bigint | number {
-  if (Number.isSafeInteger(v)) return v;
-  if (v >= 9.2e18) return INT64_MAX;
-  if (v <= -9.2e18) return INT64_MIN;
-  return BigInt(Math.trunc(v));
-}
-
-function encodeAttribute(name: string, a: Attribute): ProtoWriter {
-  const w = new ProtoWriter();
-  w.stringField(1, name);
+function encodeAttribute(name: string, a: Attribute): onnxProto.onnx.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
   switch (a.type) {
-    case 'float': w.floatField(2, a.value); w.varintField(20, 1); break;
-    case 'int': w.varintField(3, clampInt64(a.value)); w.varintField(20, 2); break;
-    case 'string': w.stringField(4, a.value); w.varintField(20, 3); break;
-    case 'tensor': w.messageField(5, encodeTensor(a.value)); w.varintField(20, 4); break;
-    case 'graph': w.messageField(6, encodeGraph(a.value)); w.varintField(20, 5); break;
-    case 'floats': w.packedFloats(7, a.value); w.varintField(20, 6); break;
-    case 'ints': w.packedVarints(8, a.value.map(clampInt64)); w.varintField(20, 7); break;
-    case 'strings': for (const s of a.value) w.stringField(9, s); w.varintField(20, 8); break;
+    case 'float': return { name, type: T.FLOAT, f: a.value };
+    case 'int': return { name, type: T.INT, i: numberToInt64(a.value) as number };
+    case 'string': return { name, type: T.STRING, s: new TextEncoder().encode(a.value) };
+    case 'tensor': return { name, type: T.TENSOR, t: encodeTensor(a.value) };
+    case 'graph': return { name, type: T.GRAPH, g: encodeGraph(a.value) };
+    case 'floats': return { name, type: T.FLOATS, floats: a.value };
+    case 'ints': return { name, type: T.INTS, ints: a.value.map(numberToInt64) as number[] };
+    case 'strings': return { name, type: T.STRINGS, strings: a.value.map((s) => new TextEncoder().encode(s)) };
   }
-  return w;
 }
 
-function encodeNode(n: Node): ProtoWriter {
-  const w = new ProtoWriter();
-  for (const i of n.inputs) w.stringField(1, i);
-  for (const o of n.outputs) w.stringField(2, o);
-  if (n.name) w.stringField(3, n.name);
-  w.stringField(4, n.opType);
-  for (const [k, a] of Object.entries(n.attributes)) w.messageField(5, encodeAttribute(k, a));
-  if (n.domain) w.stringField(7, n.domain);
-  return w;
+function encodeNode(n: Node): onnxProto.onnx.INodeProto {
+  const out: onnxProto.onnx.INodeProto = {
+    input: n.inputs,
+    output: n.outputs,
+    opType: n.opType,
+    attribute: Object.entries(n.attributes).map(([k, a]) => encodeAttribute(k, a)),
+  };
+  if (n.name) out.name = n.name;
+  if (n.domain) out.domain = n.domain;
+  if (n.docString) out.docString = n.docString;
+  return out;
 }
 
-function encodeGraph(g: Graph): ProtoWriter {
-  const w = new ProtoWriter();
-  for (const n of g.nodes) w.messageField(1, encodeNode(n));
-  w.stringField(2, g.name || 'graph');
-  for (const t of g.initializers.values()) w.messageField(5, encodeTensor(t));
-  for (const v of g.inputs) w.messageField(11, encodeValueInfo(v));
-  for (const v of g.outputs) w.messageField(12, encodeValueInfo(v));
-  for (const v of g.valueInfo) w.messageField(13, encodeValueInfo(v));
-  return w;
+function encodeGraph(g: Graph): onnxProto.onnx.IGraphProto {
+  const out: onnxProto.onnx.IGraphProto = {
+    node: g.nodes.map(encodeNode),
+    name: g.name || 'graph',
+    initializer: [...g.initializers.values()].map(encodeTensor),
+    input: g.inputs.map(encodeValueInfo),
+    output: g.outputs.map(encodeValueInfo),
+    valueInfo: g.valueInfo.map(encodeValueInfo),
+  };
+  if (g.docString) out.docString = g.docString;
+  return out;
 }
 
 export function encodeModel(m: Model): Uint8Array {
-  const w = new ProtoWriter();
-  w.varintField(1, m.irVersion);
-  w.stringField(2, m.producerName);
-  w.stringField(3, m.producerVersion);
-  w.messageField(7, encodeGraph(m.graph));
-  for (const o of m.opsetImports) {
-    const ow = new ProtoWriter();
-    if (o.domain) ow.stringField(1, o.domain);
-    ow.varintField(2, o.version);
-    w.messageField(8, ow);
-  }
-  for (const [k, v] of Object.entries(m.metadata)) {
-    const e = new ProtoWriter();
-    e.stringField(1, k);
-    e.stringField(2, v);
-    w.messageField(14, e);
-  }
-  return w.finish();
+  const proto: onnxProto.onnx.IModelProto = {
+    irVersion: m.irVersion,
+    producerName: m.producerName,
+    producerVersion: m.producerVersion,
+    graph: encodeGraph(m.graph),
+    opsetImport: m.opsetImports.map((o) => (o.domain ? { domain: o.domain, version: o.version } : { version: o.version })),
+    metadataProps: Object.entries(m.metadata).map(([key, value]) => ({ key, value })),
+  };
+  if (m.docString) proto.docString = m.docString;
+  return onnx.ModelProto.encode(proto).finish();
 }
 
 /** Writes the model atomically (temp file + fsync + rename). */

@@ -24,6 +24,7 @@ export interface ValueInfo {
   dtype: DType;
   /** undefined when the rank is unknown. */
   shape?: Dim[];
+  docString?: string;
 }
 
 export type Attribute =
@@ -43,6 +44,7 @@ export interface Node {
   inputs: string[];
   outputs: string[];
   attributes: Record<string, Attribute>;
+  docString?: string;
 }
 
 export interface Graph {
@@ -52,6 +54,7 @@ export interface Graph {
   inputs: ValueInfo[];
   outputs: ValueInfo[];
   valueInfo: ValueInfo[];
+  docString?: string;
 }
 
 export interface OpsetId {
@@ -67,6 +70,7 @@ export interface Model {
   graph: Graph;
   /** metadata_props: key → value (graft stores labels, preprocessing and provenance here). */
   metadata: Record<string, string>;
+  docString?: string;
 }
 
 /** Attribute constructors, so graph-building code states each attribute's ONNX type. */

@@ -1,4 +1,6 @@
 /**
+ * BENCHMARK BASELINE ONLY (see codec-hand-written.ts). Not imported by src/.
+ *
  * Minimal protocol-buffers wire format: just what onnx.proto needs. Hand-written so that large
  * raw_data fields are never copied on read and written without re-encoding.
  */
