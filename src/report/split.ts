@@ -4,6 +4,7 @@
  * every report mean the same thing.
  */
 import { GraftError } from '../util/errors.js';
+import { logSumExp } from '../math/rows.js';
 import { argmaxRows, checkLabels, classMetrics, confusionMatrix, mostConfused, topKAccuracy } from './metrics.js';
 import type { SplitMetrics, TopLoss } from './schema.js';
 
@@ -35,13 +36,9 @@ function probabilitiesAndLosses(scores: ArrayLike<number>, labels: ArrayLike<num
       losses.push(-Math.log(Math.max(p[r * k + labels[r]], 1e-30)));
       continue;
     }
-    let max = -Infinity;
-    for (let c = 0; c < k; c++) max = Math.max(max, p[r * k + c]);
-    const logit = p[r * k + labels[r]];
-    let sum = 0;
-    for (let c = 0; c < k; c++) sum += p[r * k + c] = Math.exp(p[r * k + c] - max);
-    for (let c = 0; c < k; c++) p[r * k + c] /= sum;
-    losses.push(Math.log(sum) + max - logit);
+    const lse = logSumExp(p, r * k, (r + 1) * k);
+    losses.push(lse - p[r * k + labels[r]]);
+    for (let c = 0; c < k; c++) p[r * k + c] = Math.exp(p[r * k + c] - lse);
   }
   return { p, losses };
 }
