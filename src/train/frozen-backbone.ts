@@ -268,7 +268,7 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
     const final = refitOnAll ? await fitLogistic(problem, allRows, weightDecay, start) : onTrain!;
     const fittedOn = refitOnAll ? all.n : sets.train.n;
     if (!final.converged) log(`L-BFGS stopped after ${final.iterations} iterations (max |gradient| ${final.gradMax.toExponential(1)})`);
-    log(`linear head: weight decay ${weightDecay}${selection ? ` (${selection.folds}-fold CV)` : ''}, fitted on ${fittedOn} images${mirror ? ' and their mirror images' : ''} (${problem.evaluations} loss/gradient evaluations)`);
+    log(`linear head: weight decay ${weightDecay}${selection ? ` (${selection.folds}-fold CV)` : ''}, fitted on ${fittedOn} images${mirror ? ' and their mirror images' : ''} (${problem.evaluations} loss/gradient evaluations in ${problem.runs} onnxruntime runs)`);
     return {
       head: toHead(final.x),
       valHead,
