@@ -1,6 +1,7 @@
 /**
  * Same-run comparison of the linear head's loss+gradient evaluation: onnxruntime graph (MLAS) vs the
- * hand-written float64 kernels of src/train/dense.ts, on synthetic features of a given size.
+ * hand-written float64 kernels of src/train/dense.ts, and k fold evaluations one by one vs one batched run,
+ * on synthetic features of a given size.
  * Usage: node --import tsx bench/head-solver.ts [n] [dim] [classes]
  */
 import os from 'node:os';
@@ -23,6 +24,19 @@ await problem.evaluate(params, weights, 1e-3, grad);
 let t = performance.now();
 for (let r = 0; r < reps; r++) await problem.evaluate(params, weights, 1e-3, grad);
 const ortMs = (performance.now() - t) / reps;
+// The k cross-validation folds: k single evaluations vs one batched session.run of all k.
+const folds = 5;
+const batch = Array.from({ length: folds }, (_, f) => ({
+  params, lambda: 1e-3, grad: new Float64Array(params.length),
+  sampleWeight: maskWeights(n, Array.from({ length: n }, (_, i) => i).filter((i) => i % folds !== f)),
+}));
+await problem.evaluateBatch(batch);
+t = performance.now();
+for (let r = 0; r < reps; r++) for (const item of batch) await problem.evaluate(item.params, item.sampleWeight, item.lambda, item.grad);
+const foldsOneByOneMs = (performance.now() - t) / reps;
+t = performance.now();
+for (let r = 0; r < reps; r++) await problem.evaluateBatch(batch);
+const foldsBatchedMs = (performance.now() - t) / reps;
 await problem.release();
 
 const head = createHead({ kind: 'linear', inputDim: dim, nClasses: k, hidden: [], dropout: 0 }, 1);
@@ -35,4 +49,4 @@ step();
 t = performance.now();
 for (let r = 0; r < reps; r++) step();
 const jsMs = (performance.now() - t) / reps;
-console.log(`n ${n} dim ${dim} classes ${k}: loss+gradient onnxruntime ${ortMs.toFixed(2)} ms, dense.ts ${jsMs.toFixed(2)} ms (${(jsMs / ortMs).toFixed(1)}× slower); load ${os.loadavg()[0].toFixed(2)}`);
+console.log(`n ${n} dim ${dim} classes ${k}: loss+gradient onnxruntime ${ortMs.toFixed(2)} ms, dense.ts ${jsMs.toFixed(2)} ms (${(jsMs / ortMs).toFixed(1)}× slower); ${folds} folds one by one ${foldsOneByOneMs.toFixed(2)} ms, batched ${foldsBatchedMs.toFixed(2)} ms; load ${os.loadavg()[0].toFixed(2)}`);

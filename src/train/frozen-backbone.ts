@@ -241,15 +241,27 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
   const mirror = (opts.augment ?? TRAIN_DEFAULTS.augment) === 'flip' && flipped ? (val ? concatSets(flipped.train, flipped.validation) : flipped.train) : undefined;
   const rowsData = mirror ? concatSets(all, mirror) : all;
   const standardisation = opts.standardize === false ? undefined : computeStandardisation(rowsData.x, rowsData.n, dim);
-  const problem = await LogisticProblem.create({ x: standardise(rowsData, standardisation), y: rowsData.y, n: rowsData.n, dim, nClasses });
+  const x = standardise(rowsData, standardisation);
+  const problem = await LogisticProblem.create({ x, y: rowsData.y, n: rowsData.n, dim, nClasses });
   try {
     const mirrorOffset = mirror ? all.n : undefined;
     const trainRows = withMirrors(Array.from({ length: sets.train.n }, (_, i) => i), mirrorOffset);
     const allRows = withMirrors(Array.from({ length: all.n }, (_, i) => i), mirrorOffset);
     let weightDecay = opts.weightDecay;
     let selection: Selection | undefined;
+    let cvRuns = 0;
     if (weightDecay === undefined) {
-      selection = await selectWeightDecay(problem, { rows: Array.from({ length: sets.train.n }, (_, i) => i), labels: rowsData.y, folds: opts.cvFolds, seed, mirrorOffset, log });
+      // The CV sees only the training rows: with a validation split it gets its own problem without the validation
+      // rows (and their mirrors), which every evaluation would otherwise multiply by zero (a third of the work on
+      // cats vs dogs). Its rows: the training images, then their mirrors.
+      const cvData = val ? selectRows(x, rowsData.y, trainRows, dim) : undefined;
+      const cvProblem = cvData ? await LogisticProblem.create({ ...cvData, n: trainRows.length, dim, nClasses }) : problem;
+      try {
+        selection = await selectWeightDecay(cvProblem, { rows: Array.from({ length: sets.train.n }, (_, i) => i), labels: cvData?.y ?? rowsData.y, folds: opts.cvFolds, seed, mirrorOffset: mirror ? (cvData ? sets.train.n : all.n) : undefined, log });
+        cvRuns = cvProblem === problem ? 0 : cvProblem.runs;
+      } finally {
+        if (cvProblem !== problem) await cvProblem.release();
+      }
       weightDecay = selection.weightDecay;
     }
     const toHead = (params: Float64Array) => {
@@ -269,8 +281,10 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
     const refitOnAll = !onTrain || opts.refit !== false;
     const final = refitOnAll ? await fitLogistic(problem, allRows, weightDecay, start) : onTrain!;
     const fittedOn = refitOnAll ? all.n : sets.train.n;
+    // A separate CV problem counts its own evaluations.
+    const evaluations = problem.evaluations + (cvRuns ? selection!.evaluations : 0);
     if (!final.converged) log(`L-BFGS stopped after ${final.iterations} iterations (max |gradient| ${final.gradMax.toExponential(1)})`);
-    log(`linear head: weight decay ${weightDecay}${selection ? ` (${selection.folds}-fold CV)` : ''}, fitted on ${fittedOn} images${mirror ? ' and their mirror images' : ''} (${problem.evaluations} loss/gradient evaluations)`);
+    log(`linear head: weight decay ${weightDecay}${selection ? ` (${selection.folds}-fold CV)` : ''}, fitted on ${fittedOn} images${mirror ? ' and their mirror images' : ''} (${evaluations} loss/gradient evaluations${selection ? `, ${selection.evaluations} of them for the CV` : ''} in ${problem.runs + cvRuns} onnxruntime runs)`);
     return {
       head: toHead(final.x),
       valHead,
@@ -278,7 +292,7 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
       selected: {
         kind: 'linear', solver: 'lbfgs', weightDecay,
         cvFolds: selection?.folds, cvScores: selection?.scores,
-        fittedOn, augment: mirror ? 'flip' : 'none', iterations: final.iterations, evaluations: problem.evaluations,
+        fittedOn, augment: mirror ? 'flip' : 'none', iterations: final.iterations, evaluations,
       },
       history: [],
       refit: val && refitOnAll ? { epochs: final.iterations, images: all.n } : undefined,
@@ -286,6 +300,13 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
   } finally {
     await problem.release();
   }
+}
+
+/** The standardised feature rows `rows` (in that order) of [n, dim] `x`, and their labels. */
+function selectRows(x: Float32Array, y: ArrayLike<number>, rows: number[], dim: number): { x: Float32Array; y: Int32Array } {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((row, i) => out.set(x.subarray(row * dim, (row + 1) * dim), i * dim));
+  return { x: out, y: Int32Array.from(rows, (row) => y[row]) };
 }
 
 /** Mini-batch heads (MLP, or --solver sgd): the original path, selection of epochs on the validation split. */

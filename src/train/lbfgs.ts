@@ -32,7 +32,9 @@ export async function minimizeLbfgs(f: Objective, x0: Float64Array, options: Lbf
   const gradTol = options.gradTol ?? 5e-5;
   const relTol = options.relTol ?? 1e-9;
   const maxIterations = options.maxIterations ?? 200;
-  const memory = options.memory ?? 6;
+  // 15 pairs rather than scipy's 10: on the Oxford pets head (28 k parameters) 6 → 15 cut the evaluations by 10 %
+  // (578 → 521) while the two-loop recursion stays ~1 % of one loss+gradient evaluation.
+  const memory = options.memory ?? 15;
   const n = x0.length;
   let x = Float64Array.from(x0);
   let g = new Float64Array(n);

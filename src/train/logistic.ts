@@ -23,9 +23,19 @@ export function parameterCount(dim: number, nClasses: number): number {
   return nClasses * dim + nClasses;
 }
 
+/** One loss+gradient request: the gradient is written into `grad`. */
+export interface Evaluation {
+  params: Float64Array;
+  sampleWeight: Float32Array;
+  lambda: number;
+  grad: Float64Array;
+}
+
 export class LogisticProblem {
   /** Function evaluations so far (for reports and benchmarks). */
   evaluations = 0;
+  /** session.run calls for evaluations (one per batch). */
+  runs = 0;
 
   private constructor(private readonly session: Session, readonly n: number, readonly dim: number, readonly nClasses: number) {}
 
@@ -41,25 +51,31 @@ export class LogisticProblem {
     const g = emptyGraph('logistic_loss_and_gradient');
     const b = new GraphBuilder(g);
     const X = b.initializer(floatTensor('x', [n, dim], x));
-    const Y = b.initializer(floatTensor('y_onehot', [n, nClasses], onehot));
-    const W = b.input('weight', 'float32', [nClasses, dim]);
-    const B = b.input('bias', 'float32', [nClasses]);
-    // Per-sample weights, summing to 1 over the rows in use (0 elsewhere): the loss is their weighted mean.
-    const S = b.input('sample_weight', 'float32', [n, 1]);
+    // [n, 1, k]: broadcasts over the F problems evaluated in one run.
+    const Y = b.initializer(floatTensor('y_onehot', [n, 1, nClasses], onehot));
+    // F problems at once (e.g. the cross-validation folds): their weights stacked [F·k, dim], so X·Wᵀ is one wide
+    // Gemm and each L-BFGS step of every fold costs one session.run instead of F.
+    const W = b.input('weight', 'float32', ['fk', dim]);
+    const B = b.input('bias', 'float32', ['fk']);
+    // Per-sample weights of each problem, summing to 1 over the rows it uses (0 elsewhere): its loss is their weighted mean.
+    const S = b.input('sample_weight', 'float32', [n, 'f', 1]);
     b.node('Gemm', [X, W, B], { transB: attr.i(1) }, { outputs: ['logits'] });
-    const logp = b.op('LogSoftmax', ['logits'], { axis: attr.i(1) });
+    const logits3 = b.op('Reshape', ['logits', b.constInt64('per_problem', [0, -1, nClasses])]);
+    const logp = b.op('LogSoftmax', [logits3], { axis: attr.i(2) });
     const weightedTarget = b.op('Mul', [Y, S]);
     const picked = b.op('Mul', [weightedTarget, logp]);
-    const total = b.op('ReduceSum', [picked], { keepdims: attr.i(0) });
-    b.node('Neg', [total], {}, { outputs: ['loss'] });
+    // Per-row weighted losses [n, F]; the sum over rows is done in float64 in JS: a float32 reduction over rows is
+    // off by a few ulps (~1e-7), enough to stall the line search near the optimum.
+    b.node('ReduceSum', [picked, b.constInt64('classes', [2])], { keepdims: attr.i(0) }, { outputs: ['row_loss'] });
     // d loss / d logits = (softmax − onehot) · sample weight.
-    const dLogits = b.op('Mul', [b.op('Sub', [b.op('Exp', [logp]), Y]), S]);
+    const dLogits3 = b.op('Mul', [b.op('Sub', [b.op('Exp', [logp]), Y]), S]);
+    const dLogits = b.op('Reshape', [dLogits3, b.constInt64('stacked', [0, -1])]);
     b.node('Gemm', [dLogits, X], { transA: attr.i(1) }, { outputs: ['d_weight'] });
     b.node('ReduceSum', [dLogits, b.constInt64('axis0', [0])], { keepdims: attr.i(0) }, { outputs: ['d_bias'] });
-    b.output('loss', 'float32', []);
-    b.output('d_weight', 'float32', [nClasses, dim]);
-    b.output('d_bias', 'float32', [nClasses]);
-    b.output('logits', 'float32', [n, nClasses]);
+    b.output('row_loss', 'float32', [n, 'f']);
+    b.output('d_weight', 'float32', ['fk', dim]);
+    b.output('d_bias', 'float32', ['fk']);
+    b.output('logits', 'float32', [n, 'fk']);
     const session = await Session.create(newModel(g, 17));
     return new LogisticProblem(session, n, dim, nClasses);
   }
@@ -69,42 +85,62 @@ export class LogisticProblem {
    * `sampleWeight` must sum to 1 (see maskWeights).
    */
   async evaluate(params: Float64Array, sampleWeight: Float32Array, lambda: number, grad: Float64Array): Promise<number> {
-    const { dim, nClasses: k } = this;
-    const out = await this.session.run(this.feeds(params, sampleWeight), ['loss', 'd_weight', 'd_bias']);
-    this.evaluations++;
+    return (await this.evaluateBatch([{ params, sampleWeight, lambda, grad }]))[0];
+  }
+
+  /** Several independent evaluations (e.g. one per fold) in ONE session.run; counts as items.length evaluations. */
+  async evaluateBatch(items: readonly Evaluation[]): Promise<number[]> {
+    const { dim, nClasses: k, n } = this;
+    const size = parameterCount(dim, k);
+    const f = items.length;
+    const nw = k * dim;
+    const weight = new Float32Array(f * nw);
+    const bias = new Float32Array(f * k);
+    const sampleWeight = new Float32Array(n * f);
+    items.forEach((item, p) => {
+      if (item.params.length !== size) throw new GraftError('SHAPE', `logistic problem: ${item.params.length} parameters, expected ${size}`);
+      if (item.sampleWeight.length !== n) throw new GraftError('SHAPE', `logistic problem: ${item.sampleWeight.length} sample weights for ${n} rows`);
+      weight.set(item.params.subarray(0, nw), p * nw);
+      bias.set(item.params.subarray(nw), p * k);
+      for (let i = 0; i < n; i++) sampleWeight[i * f + p] = item.sampleWeight[i];
+    });
+    const out = await this.session.run({
+      weight: float32(weight, [f * k, dim]),
+      bias: float32(bias, [f * k]),
+      sample_weight: float32(sampleWeight, [n, f, 1]),
+    }, ['row_loss', 'd_weight', 'd_bias']);
+    this.evaluations += f;
+    this.runs++;
     const dW = asFloat32(out.d_weight);
     const dB = asFloat32(out.d_bias);
-    let loss = asFloat32(out.loss)[0];
-    const nw = k * dim;
-    let penalty = 0;
-    for (let j = 0; j < nw; j++) {
-      penalty += params[j] * params[j];
-      grad[j] = dW[j] + lambda * params[j];
-    }
-    for (let c = 0; c < k; c++) grad[nw + c] = dB[c];
-    loss += 0.5 * lambda * penalty;
-    return loss;
+    const rowLoss = asFloat32(out.row_loss);
+    return items.map(({ params, lambda, grad }, p) => {
+      let penalty = 0;
+      for (let j = 0; j < nw; j++) {
+        penalty += params[j] * params[j];
+        grad[j] = dW[p * nw + j] + lambda * params[j];
+      }
+      for (let c = 0; c < k; c++) grad[nw + c] = dB[p * k + c];
+      let loss = 0;
+      for (let i = 0; i < n; i++) loss -= rowLoss[i * f + p];
+      return loss + 0.5 * lambda * penalty;
+    });
   }
 
   /** Logits [n, nClasses] of every row at `params`. */
   async logits(params: Float64Array): Promise<Float32Array> {
-    const out = await this.session.run(this.feeds(params, new Float32Array(this.n)), ['logits']);
+    const { dim, nClasses: k, n } = this;
+    if (params.length !== parameterCount(dim, k)) throw new GraftError('SHAPE', `logistic problem: ${params.length} parameters, expected ${parameterCount(dim, k)}`);
+    const out = await this.session.run({
+      weight: float32(Float32Array.from(params.subarray(0, k * dim)), [k, dim]),
+      bias: float32(Float32Array.from(params.subarray(k * dim)), [k]),
+      sample_weight: float32(new Float32Array(n), [n, 1, 1]),
+    }, ['logits']);
     return asFloat32(out.logits);
   }
 
   async release(): Promise<void> {
     await this.session.release();
-  }
-
-  private feeds(params: Float64Array, sampleWeight: Float32Array) {
-    const { dim, nClasses: k, n } = this;
-    if (params.length !== parameterCount(dim, k)) throw new GraftError('SHAPE', `logistic problem: ${params.length} parameters, expected ${parameterCount(dim, k)}`);
-    if (sampleWeight.length !== n) throw new GraftError('SHAPE', `logistic problem: ${sampleWeight.length} sample weights for ${n} rows`);
-    return {
-      weight: float32(Float32Array.from(params.subarray(0, k * dim)), [k, dim]),
-      bias: float32(Float32Array.from(params.subarray(k * dim)), [k]),
-      sample_weight: float32(sampleWeight, [n, 1]),
-    };
   }
 }
 

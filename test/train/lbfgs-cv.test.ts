@@ -124,3 +124,45 @@ test('cross-validation (held-out log loss) prefers a useful penalty over an absu
     await problem.release();
   }
 });
+
+test('a batched evaluation (one run for several folds) equals the folds evaluated one by one', async () => {
+  const data = blobs(45, 5, 3, 4);
+  const problem = await LogisticProblem.create(data);
+  try {
+    const size = parameterCount(data.dim, data.nClasses);
+    const items = [0, 1, 2].map((f) => ({
+      params: Float64Array.from({ length: size }, (_, j) => Math.sin(j + 3 * f)),
+      sampleWeight: maskWeights(data.n, Array.from({ length: data.n }, (_, i) => i).filter((i) => i % 3 !== f)),
+      lambda: [0.1, 0.01, 0.001][f],
+      grad: new Float64Array(size),
+    }));
+    const batched = await problem.evaluateBatch(items);
+    for (const [f, item] of items.entries()) {
+      const grad = new Float64Array(size);
+      const value = await problem.evaluate(item.params, item.sampleWeight, item.lambda, grad);
+      assert.ok(Math.abs(value - batched[f]) < 1e-6, `fold ${f}: ${value} vs ${batched[f]}`);
+      for (let j = 0; j < size; j++) assert.ok(Math.abs(grad[j] - item.grad[j]) < 1e-6, `fold ${f} gradient[${j}]: ${grad[j]} vs ${item.grad[j]}`);
+    }
+    assert.equal(problem.evaluations, 3 + 3);
+    assert.equal(problem.runs, 1 + 3);
+  } finally {
+    await problem.release();
+  }
+});
+
+test('cross-validation with concurrent batched folds is reproducible: same seed, same scores and start', async () => {
+  const data = blobs(60, 6, 3, 5);
+  const rows = Array.from({ length: data.n }, (_, i) => i);
+  const run = async () => {
+    const problem = await LogisticProblem.create(data);
+    try {
+      return await selectWeightDecay(problem, { rows, labels: data.y, weightDecays: [1e-1, 1e-2, 1e-3], folds: 3, seed: 2 });
+    } finally {
+      await problem.release();
+    }
+  };
+  const [a, b] = [await run(), await run()];
+  assert.deepEqual(a.scores, b.scores);
+  assert.deepEqual(Array.from(a.start), Array.from(b.start));
+  assert.equal(a.evaluations, b.evaluations);
+});
