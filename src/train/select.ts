@@ -8,6 +8,7 @@ import { minimizeLbfgs, type LbfgsOptions } from './lbfgs.js';
 import { LogisticProblem, maskWeights, parameterCount, type Evaluation } from './logistic.js';
 import { Rng } from '../util/rng.js';
 import { GraftError } from '../util/errors.js';
+import { argmax, logSumExp } from '../math/rows.js';
 
 /** Weight decays tried by default, strong → weak (the warm-start order). Objective: mean CE + (λ/2)·‖W‖². */
 export const DEFAULT_WEIGHT_DECAYS = [1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4];
@@ -183,13 +184,8 @@ function scoreRows(logits: Float32Array, labels: ArrayLike<number>, rows: number
   let hits = 0;
   let loss = 0;
   for (const row of rows) {
-    let max = -Infinity;
-    let arg = 0;
-    for (let c = 0; c < k; c++) if (logits[row * k + c] > max) { max = logits[row * k + c]; arg = c; }
-    let sum = 0;
-    for (let c = 0; c < k; c++) sum += Math.exp(logits[row * k + c] - max);
-    loss += Math.log(sum) - (logits[row * k + labels[row]] - max);
-    if (arg === labels[row]) hits++;
+    loss += logSumExp(logits, row * k, (row + 1) * k) - logits[row * k + labels[row]];
+    if (argmax(logits, row * k, (row + 1) * k) === labels[row]) hits++;
   }
   return { accuracy: hits / rows.length, loss: loss / rows.length };
 }
