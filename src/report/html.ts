@@ -45,13 +45,22 @@ function metricCards(report: RunReport): string {
   return cards.length ? `<div class="cards">${cards.join('')}</div>` : '<p>No split was scored.</p>';
 }
 
+/** Four significant digits for fractional numbers (0.9849999999 → 0.985); everything else as it is. */
+const short = (v: unknown): unknown => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v);
+
 function keyValues(obj: Record<string, unknown>): string {
   const cell = (v: unknown): string => {
     if (v === undefined || v === null) return '–';
-    if (Array.isArray(v) && v.every((x) => typeof x !== 'object')) return esc(v.join(', ') || '–');
+    if (Array.isArray(v) && v.every((x) => typeof x !== 'object')) return esc(v.map(short).join(', ') || '–');
+    // A list of records (e.g. the cross-validation scores) reads best as one small table.
+    if (Array.isArray(v) && v.length && v.every((x) => x !== null && typeof x === 'object' && !Array.isArray(x))) {
+      const keys = [...new Set(v.flatMap((x) => Object.keys(x as object)))];
+      const row = (x: Record<string, unknown>) => `<tr>${keys.map((k) => `<td>${cell(x[k])}</td>`).join('')}</tr>`;
+      return `<table class="grid"><thead><tr>${keys.map((k) => `<th>${esc(k)}</th>`).join('')}</tr></thead><tbody>${v.map((x) => row(x as Record<string, unknown>)).join('')}</tbody></table>`;
+    }
     if (Array.isArray(v)) return v.map((x) => cell(x)).join('');
     if (typeof v === 'object') return keyValues(v as Record<string, unknown>);
-    return esc(v);
+    return esc(short(v));
   };
   const rows = Object.entries(obj).filter(([, v]) => v !== undefined);
   if (!rows.length) return '–';

@@ -71,11 +71,12 @@ export interface Selected {
   inputSize?: number;
   head?: { kind: string; hidden: number[]; dropout?: number; standardize?: boolean };
   regularisation?: { weightDecay?: number; labelSmoothing?: number; dropout?: number; augment?: unknown };
-  optimizer?: { kind: string; lr: number; schedule: string; batchSize?: number };
+  optimizer?: { kind: string; lr?: number; schedule: string; batchSize?: number };
   /** Epochs run, the best one (selected on validation) and, with --refit, the epochs of the refit. */
   epochs?: { run: number; best: number; refit?: number };
   /** Set when the final head was retrained on train ∪ validation after selection. */
-  refit?: { epochs: number; images: number };
+  /** Images of the refit; epochs only for heads trained in epochs (a one-solve head has none). */
+  refit?: { epochs?: number; images: number };
   /** Fine-tuning: the unfrozen blocks, how many layers and parameters trained, the backbone's lr multiplier, the head stage's epochs. */
   fineTune?: { blocks: string[]; layers: number; parameters: number; backboneLrMult: number; unfreeze?: unknown; headEpochs?: number };
   /** `graft eval`: the classifier file and the split it was scored on. */

@@ -223,11 +223,11 @@ interface TrainedHead {
   summary: HeadSummary;
   selected: HeadSelection;
   history: EpochRow[];
-  refit?: { epochs: number; images: number };
+  refit?: { epochs?: number; images: number };
 }
 
 /** How the head was trained (the report's selected.head / optimizer / epochs are built from it). */
-interface HeadSummary { kind: HeadKind; hidden: number[]; epochs: number; bestEpoch: number; optimizer: string; lr: number; schedule: string; seed: number }
+interface HeadSummary { kind: HeadKind; hidden: number[]; epochs: number; bestEpoch: number; optimizer: string; lr?: number; schedule: string; seed: number }
 
 /**
  * Default linear head: L-BFGS on the full batch (onnxruntime graph), weight decay chosen by k-fold CV on the
@@ -288,14 +288,14 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
     return {
       head: toHead(final.x),
       valHead,
-      summary: { kind: 'linear', hidden: [], epochs: final.iterations, bestEpoch: final.iterations, optimizer: 'lbfgs', lr: NaN, schedule: 'none', seed },
+      summary: { kind: 'linear', hidden: [], epochs: final.iterations, bestEpoch: final.iterations, optimizer: 'lbfgs', lr: undefined, schedule: 'none', seed },
       selected: {
         kind: 'linear', solver: 'lbfgs', weightDecay,
         cvFolds: selection?.folds, cvScores: selection?.scores,
         fittedOn, augment: mirror ? 'flip' : 'none', iterations: final.iterations, evaluations,
       },
       history: [],
-      refit: val && refitOnAll ? { epochs: final.iterations, images: all.n } : undefined,
+      refit: val && refitOnAll ? { images: all.n } : undefined,
     };
   } finally {
     await problem.release();
