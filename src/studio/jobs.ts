@@ -7,14 +7,8 @@ import type http from 'node:http';
 import type { ProgressSink } from '../index.js';
 import { HttpError } from './http.js';
 
-export type JobEvent =
-  | { type: 'progress'; label: string; done: number; total?: number; unit?: string; status?: string }
-  | { type: 'epoch'; run: string; epoch: number; trainLoss: number; trainAcc: number; valLoss?: number; valAcc?: number }
-  | { type: 'log'; line: string }
-  | { type: 'frame'; step: number; image: string }
-  | { type: 'done'; result: unknown }
-  | { type: 'failed'; message: string }
-  | { type: 'cancelled' };
+import type { JobEvent } from './events.js';
+export type { JobEvent };
 
 export interface Job {
   id: string;

@@ -36,14 +36,8 @@ export const postJson = <T>(path: string, body: unknown) =>
 
 export const postBlob = <T>(path: string, blob: Blob) => api<T>(path, { method: 'POST', body: blob });
 
-export type JobEvent =
-  | { type: 'progress'; label: string; done: number; total?: number; unit?: string; status?: string }
-  | { type: 'epoch'; run: string; epoch: number; trainLoss: number; trainAcc: number; valLoss?: number; valAcc?: number }
-  | { type: 'log'; line: string }
-  | { type: 'frame'; step: number; image: string }
-  | { type: 'done'; result: unknown }
-  | { type: 'failed'; message: string }
-  | { type: 'cancelled' };
+import type { JobEvent } from '../events.js';
+export type { JobEvent };
 
 /** Follows a job's server-sent events until it ends; resolves with the final event. */
 export function followJob(id: string, onEvent: (e: JobEvent) => void): Promise<JobEvent> {
