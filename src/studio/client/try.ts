@@ -39,12 +39,29 @@ export function fillRunSelect(select: HTMLSelectElement, skipFirst = false): voi
 async function classify(blob: Blob): Promise<void> {
   const run = ($('#try-run') as HTMLSelectElement).value;
   if (!run) throw new Error('train a model first');
-  say('classifying in the browser…');
-  const bitmap = await createImageBitmap(blob, { imageOrientation: 'from-image' });
   const preview = $('#try-preview') as HTMLImageElement;
   preview.src = URL.createObjectURL(blob);
+  // The server crops the file exactly as `graft predict` does (sharp: EXIF orientation, resize, centre crop) and
+  // adds Grad-CAM; the browser then runs the model on that network-size crop, so both see the same pixels (a
+  // canvas resamples differently from sharp). Webcam snapshots take the same path.
+  say('cropping as graft does, Grad-CAM on the server…');
+  const cam = await postBlob<{ label: string; probability: number; crop: string; overlay: string }>(
+    `/api/projects/${enc(state.project!.id)}/runs/${enc(run)}/explain`, blob);
+  ($('#try-cam') as HTMLImageElement).src = cam.overlay;
+  const crop = new Image();
+  crop.src = cam.crop;
+  await crop.decode();
+  say('classifying in the browser…');
   const classifier = await classifierFor(run);
-  const { probabilities, logits } = await classifier.classify(bitmap);
+  const { probabilities, logits } = await classifier.classify(await createImageBitmap(crop));
+  show(run, classifier, probabilities, logits);
+  const labels = classifier.contract.labels;
+  const top = probabilities.indexOf(Math.max(...probabilities));
+  say(`in-browser prediction: ${labels[top]} (${pct(probabilities[top])}); Grad-CAM shows where "${cam.label}" is seen`);
+}
+
+/** Draws the probability bars and publishes the result on window.graftTry. */
+function show(run: string, classifier: BrowserClassifier, probabilities: number[], logits?: number[]): void {
   const labels = classifier.contract.labels;
   window.graftTry = { run, labels, probabilities, logits };
   const order = labels.map((_, i) => i).sort((a, b) => probabilities[b] - probabilities[a]);
@@ -55,11 +72,6 @@ async function classify(blob: Blob): Promise<void> {
     return h('div', { class: 'prob', 'data-label': labels[i] },
       h('span', { class: 'prob-label' }, labels[i]), h('span', { class: 'bar' }, fill), h('span', { class: 'prob-value' }, pct(probabilities[i])));
   }));
-  say(`in-browser prediction: ${labels[order[0]]} (${pct(probabilities[order[0]])}); Grad-CAM on the server…`);
-  const cam = await postBlob<{ label: string; probability: number; overlay: string }>(
-    `/api/projects/${enc(state.project!.id)}/runs/${enc(run)}/explain`, blob);
-  ($('#try-cam') as HTMLImageElement).src = cam.overlay;
-  say(`in-browser prediction: ${labels[order[0]]} (${pct(probabilities[order[0]])}); Grad-CAM shows where "${cam.label}" is seen`);
 }
 
 export function setupTry(): void {
