@@ -5,6 +5,9 @@
  */
 import FFT from 'fft.js';
 
+/** An in-place complex DFT of any length: the 2-D real transforms below are built on one (fft by default). */
+export type Dft = (re: Float64Array, im: Float64Array, inverse?: boolean) => void;
+
 /** In-place unnormalised complex DFT of length n: X[k] = Σ x[j]·e^{∓2πijk/n} (− forward, + inverse). */
 export function fft(re: Float64Array, im: Float64Array, inverse = false): void {
   const n = re.length;
@@ -129,7 +132,7 @@ function multiplicity(k: number, w: number): number {
 }
 
 /** Real image (h×w) = inverse 2-D DFT (normalised by 1/(h·w)) of the Hermitian spectrum given by its half. */
-export function irfft2(spec: HalfSpectrum, h: number, w: number): Float32Array {
+export function irfft2(spec: HalfSpectrum, h: number, w: number, dft: Dft = fft): Float32Array {
   const wf = halfWidth(w);
   // Inverse DFT down each column of the half spectrum.
   const colRe = new Float64Array(h * wf);
@@ -141,7 +144,7 @@ export function irfft2(spec: HalfSpectrum, h: number, w: number): Float32Array {
       re[y] = spec.re[y * wf + k];
       im[y] = spec.im[y * wf + k];
     }
-    fft(re, im, true);
+    dft(re, im, true);
     for (let y = 0; y < h; y++) {
       colRe[y * wf + k] = re[y];
       colIm[y * wf + k] = im[y];
@@ -163,18 +166,18 @@ export function irfft2(spec: HalfSpectrum, h: number, w: number): Float32Array {
         rowIm[w - k] = -i;
       }
     }
-    fft(rowRe, rowIm, true);
+    dft(rowRe, rowIm, true);
     for (let x = 0; x < w; x++) out[y * w + x] = rowRe[x] * norm;
   }
   return out;
 }
 
 /** Adjoint of irfft2 (for the real inner product on re/im parts): the gradient w.r.t. the half spectrum. */
-export function irfft2Adjoint(grad: Float32Array, h: number, w: number): HalfSpectrum {
+export function irfft2Adjoint(grad: Float32Array, h: number, w: number, dft: Dft = fft): HalfSpectrum {
   const wf = halfWidth(w);
   const norm = 1 / (h * w);
   const spec = { re: new Float32Array(h * wf), im: new Float32Array(h * wf) };
-  const half = rowTransforms(grad, h, w);
+  const half = rowTransforms(grad, h, w, dft);
   const re = new Float64Array(h);
   const im = new Float64Array(h);
   for (let k = 0; k < wf; k++) {
@@ -184,7 +187,7 @@ export function irfft2Adjoint(grad: Float32Array, h: number, w: number): HalfSpe
       im[y] = mult === 1 ? 0 : half.im[y * wf + k] * mult;
     }
     // The adjoint of the column inverse DFT (conjugate kernel) is the forward DFT.
-    fft(re, im, false);
+    dft(re, im, false);
     for (let y = 0; y < h; y++) {
       spec.re[y * wf + k] = re[y] * norm;
       spec.im[y * wf + k] = im[y] * norm;
@@ -194,7 +197,7 @@ export function irfft2Adjoint(grad: Float32Array, h: number, w: number): HalfSpe
 }
 
 /** Forward DFT of each row of a real h×w image, keeping the first ⌊w/2⌋+1 columns. */
-function rowTransforms(img: Float32Array, h: number, w: number): { re: Float64Array; im: Float64Array } {
+function rowTransforms(img: Float32Array, h: number, w: number, dft: Dft): { re: Float64Array; im: Float64Array } {
   const wf = halfWidth(w);
   const outRe = new Float64Array(h * wf);
   const outIm = new Float64Array(h * wf);
@@ -203,7 +206,7 @@ function rowTransforms(img: Float32Array, h: number, w: number): { re: Float64Ar
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) re[x] = img[y * w + x];
     im.fill(0);
-    fft(re, im, false);
+    dft(re, im, false);
     for (let k = 0; k < wf; k++) {
       outRe[y * wf + k] = re[k];
       outIm[y * wf + k] = im[k];
@@ -213,9 +216,9 @@ function rowTransforms(img: Float32Array, h: number, w: number): { re: Float64Ar
 }
 
 /** Unnormalised forward 2-D DFT of a real image, half spectrum: irfft2(rfft2(x)) = x. */
-export function rfft2(img: Float32Array, h: number, w: number): HalfSpectrum {
+export function rfft2(img: Float32Array, h: number, w: number, dft: Dft = fft): HalfSpectrum {
   const wf = halfWidth(w);
-  const rows = rowTransforms(img, h, w);
+  const rows = rowTransforms(img, h, w, dft);
   const spec = { re: new Float32Array(h * wf), im: new Float32Array(h * wf) };
   const re = new Float64Array(h);
   const im = new Float64Array(h);
@@ -224,7 +227,7 @@ export function rfft2(img: Float32Array, h: number, w: number): HalfSpectrum {
       re[y] = rows.re[y * wf + k];
       im[y] = rows.im[y * wf + k];
     }
-    fft(re, im, false);
+    dft(re, im, false);
     for (let y = 0; y < h; y++) {
       spec.re[y * wf + k] = re[y];
       spec.im[y * wf + k] = im[y];
