@@ -160,9 +160,10 @@ class EvaluationBatcher {
  * bounds the distance to the optimum by |g|/λ: a tolerance proportional to λ gives every grid point the same
  * accuracy in the parameters (PATH_ACCURACY), instead of solving the strong penalties — far from the selected
  * one in practice, and the slowest from a cold start — 300× more exactly than the weak ones. Never looser than
- * the default 5e-5 needs: the weak end keeps it.
+ * the default 5e-5 needs: the weak end keeps it. 2e-2 rather than 5e-3: on the Oxford head it cut the CV from 506
+ * to 375 evaluations with the same selection and every mean held-out loss within 0.005.
  */
-const PATH_ACCURACY = 5e-3;
+const PATH_ACCURACY = 2e-2;
 const DEFAULT_GRAD_TOL = 5e-5;
 function pathGradTol(lambda: number): number {
   return Math.max(DEFAULT_GRAD_TOL, PATH_ACCURACY * lambda);
