@@ -169,11 +169,18 @@ function pathGradTol(lambda: number): number {
   return Math.max(DEFAULT_GRAD_TOL, PATH_ACCURACY * lambda);
 }
 
+/**
+ * Gradient tolerance of the head that is kept (the refit). Tighter than the CV's: at 5e-5 the Oxford head's test
+ * accuracy moved by one image (91.83 / 92.11 %) with the warm start alone; at 1e-5 it no longer depends on the start
+ * (test loss 0.3226 → 0.3214 at 3e-6) for ~20 more single-problem evaluations.
+ */
+const FINAL_GRAD_TOL = 1e-5;
+
 /** Fits the head at one weight decay on `rows` (warm-started from `start`). */
 export async function fitLogistic(problem: LogisticProblem, rows: number[], weightDecay: number, start?: Float64Array, solver?: LbfgsOptions) {
   const weights = maskWeights(problem.n, rows);
   const x0 = start ?? new Float64Array(parameterCount(problem.dim, problem.nClasses));
-  return minimizeLbfgs((p, grad) => problem.evaluate(p, weights, weightDecay, grad), x0, solver);
+  return minimizeLbfgs((p, grad) => problem.evaluate(p, weights, weightDecay, grad), x0, { gradTol: FINAL_GRAD_TOL, ...solver });
 }
 
 /** `rows` plus their mirrored copies when there are any. */
