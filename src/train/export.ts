@@ -110,6 +110,50 @@ export function classifierModel(parts: ExportPart[], head: DenseHead, info: Expo
   };
 }
 
+/** Raw NHWC RGB 0–255 `pixels` → the network's own input: channel order, value = (pixel/255 − mean[c]) / std[c], layout. */
+function normaliseFromPixels(b: GraphBuilder, pixels: string, pre: Preprocess, prefix: string): string {
+  const rgb = pre.channelOrder === 'bgr' ? b.node('Gather', [pixels, b.constInt64(`${prefix}bgr`, [2, 1, 0])], { axis: attr.i(3) }, { name: `${prefix}to_bgr` })[0] : pixels;
+  // value = pixel·scale[c] + shift[c].
+  const scale = pre.std.map((s) => 1 / (255 * s));
+  const shift = pre.mean.map((m, c) => -m / pre.std[c]);
+  const x = b.op('Add', [b.op('Mul', [rgb, b.constFloat(`${prefix}scale`, scale)], {}, `${prefix}normalise_scale`), b.constFloat(`${prefix}shift`, shift)], {}, `${prefix}normalise_shift`);
+  return pre.layout === 'NCHW' ? b.op('Transpose', [x], { perm: attr.ints([0, 3, 1, 2]) }, `${prefix}to_nchw`) : x;
+}
+
+/**
+ * A trained classifier that takes its network's normalised input (fine-tuned or trained from scratch) with the same
+ * input contract as every other export: `pixels`, RGB 0–255 NHWC, normalisation and layout inside the graph.
+ * Its metadata's `graft.preprocess` says which normalisation; `graft.network_preprocess` keeps it.
+ */
+export function withPixelInput(model: Model): Model {
+  const meta = model.metadata ?? {};
+  if (!meta['graft.preprocess']) throw new GraftError('BAD_ARGUMENT', 'export: the model has no graft.preprocess metadata to build its pixel input from');
+  const pre = JSON.parse(meta['graft.preprocess']) as Preprocess;
+  const [input] = model.graph.inputs;
+  if (input.name === PIXELS_INPUT) return model;
+  const graph: Graph = { ...model.graph, nodes: [], initializers: new Map(model.graph.initializers), inputs: [], valueInfo: [...model.graph.valueInfo] };
+  const b = new GraphBuilder(graph);
+  for (const n of model.graph.nodes) {
+    for (const o of n.outputs) if (o) b.taken.add(o);
+    if (n.name) b.taken.add(n.name);
+  }
+  const [h, w] = pre.size;
+  const pixels = b.input(PIXELS_INPUT, 'float32', ['N', h, w, 3]);
+  const x = normaliseFromPixels(b, pixels, pre, 'input/');
+  graph.inputs.push(...model.graph.inputs.slice(1));
+  graph.nodes.push(...model.graph.nodes.map((n) => ({ ...n, inputs: n.inputs.map((i) => (i === input.name ? x : i)) })));
+  return {
+    ...model,
+    graph,
+    metadata: {
+      ...meta,
+      'graft.preprocess': JSON.stringify(rawPixelPreprocess(pre)),
+      'graft.network_preprocess': JSON.stringify(pre),
+      'graft.input': JSON.stringify({ name: PIXELS_INPUT, layout: 'NHWC', channels: 'RGB', range: [0, 255], size: pre.size, resize: pre.resize, resizeTo: pre.resizeTo ?? null }),
+    },
+  };
+}
+
 /**
  * Copies a backbone graph into `b` with every name prefixed, fed from raw NHWC pixels through its own
  * normalisation; returns its pooled feature tensor.
@@ -117,13 +161,7 @@ export function classifierModel(parts: ExportPart[], head: DenseHead, info: Expo
 function appendBackbone(b: GraphBuilder, graph: Graph, part: ExportPart, pixels: string, prefix: string): string {
   const src = cloneGraph(part.backbone.model.graph);
   const rename = (t: string) => (t ? prefix + t : t);
-  const pre = part.model.preprocess;
-  // value = (pixel/255 − mean[c]) / std[c] per network channel = pixel·scale[c] + shift[c].
-  const rgb = pre.channelOrder === 'bgr' ? b.node('Gather', [pixels, b.constInt64(`${prefix}bgr`, [2, 1, 0])], { axis: attr.i(3) }, { name: `${prefix}to_bgr` })[0] : pixels;
-  const scale = pre.std.map((s) => 1 / (255 * s));
-  const shift = pre.mean.map((m, c) => -m / pre.std[c]);
-  let x = b.op('Add', [b.op('Mul', [rgb, b.constFloat(`${prefix}scale`, scale)], {}, `${prefix}normalise_scale`), b.constFloat(`${prefix}shift`, shift)], {}, `${prefix}normalise_shift`);
-  if (pre.layout === 'NCHW') x = b.op('Transpose', [x], { perm: attr.ints([0, 3, 1, 2]) }, `${prefix}to_nchw`);
+  const x = normaliseFromPixels(b, pixels, part.model.preprocess, prefix);
   for (const [name, t] of src.initializers) graph.initializers.set(rename(name), { ...t, name: rename(name) });
   for (const n of src.nodes) {
     graph.nodes.push({ ...n, name: n.name ? rename(n.name) : n.name, inputs: n.inputs.map((i) => (i === part.backbone.inputName ? x : rename(i))), outputs: n.outputs.map(rename) });

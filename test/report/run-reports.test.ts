@@ -14,6 +14,7 @@ import { graft } from '../helpers/cli.js';
 import { catsDogs } from '../helpers/paths.js';
 import { REPORT_SCHEMA_VERSION, type RunReport, type SplitMetrics } from '../../src/report/schema.js';
 import { openOffline } from './offline-page.js';
+import { readModel } from '../../src/onnx/codec.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-reports-'));
 const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-report-shot-'));
@@ -48,6 +49,21 @@ function run(args: string[]): { report: RunReport; stdout: string; out: string }
   const r = graft(args, env);
   assert.equal(r.code, 0, `graft ${args.join(' ')}\n${r.stderr}\n${r.stdout}`);
   return { report: JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as RunReport, stdout: r.stdout, out };
+}
+
+/**
+ * Every mode exports one input contract — `pixels`, RGB 0–255 NHWC, normalisation inside — and `graft eval` of the
+ * file reproduces the run's own test numbers.
+ */
+function checkExportedModel(out: string, report: RunReport): void {
+  const model = readModel(path.join(out, 'model.onnx'));
+  const [input] = model.graph.inputs;
+  assert.equal(input.name, 'pixels');
+  assert.equal(input.shape[3], 3, `NHWC input: ${JSON.stringify(input.shape)}`);
+  const evalOut = `${out}-eval`;
+  const evaluated = run(['eval', path.join(out, 'model.onnx'), data, '-o', evalOut]).report;
+  assert.equal(evaluated.test!.accuracy, report.test!.accuracy, 'eval of the exported file agrees with the training report');
+  assert.ok(Math.abs(evaluated.test!.loss - report.test!.loss) < 1e-4, `loss ${evaluated.test!.loss} vs ${report.test!.loss}`);
 }
 
 function checkSplit(m: SplitMetrics | undefined, n: number, what: string): void {
@@ -134,6 +150,7 @@ test('graft train --fine-tune (1 short epoch): val and test of the fine-tuned mo
   assert.ok(report.selected.fineTune && report.selected.fineTune.blocks.length === 1, JSON.stringify(report.selected.fineTune));
   assert.ok(!('fineTuned' in report) && !('scratch' in report), 'no second schema');
   assert.ok(fs.existsSync(path.join(out, 'frozen', 'report.json')));
+  checkExportedModel(out, report);
 });
 
 test('graft train from scratch (1 short epoch): val and test', () => {
@@ -145,6 +162,7 @@ test('graft train from scratch (1 short epoch): val and test', () => {
   assert.equal(report.frozen, undefined);
   assert.equal(report.selected.architecture, 'scratch_cnn');
   assert.ok(report.selected.trainedParameters! > 0);
+  checkExportedModel(out, report);
 });
 
 test('graft eval: the same schema, the scored split under its own key', () => {

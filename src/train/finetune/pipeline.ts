@@ -11,6 +11,7 @@ import type { GraftModel } from '../../models/load.js';
 import { REPORT_SCHEMA_VERSION, type RunReport, type Selected, type SplitMetrics } from '../../report/schema.js';
 import { writeRunReport } from '../../report/write.js';
 import { trainClassifier, type TrainOptions } from '../frozen-backbone.js';
+import { withPixelInput } from '../export.js';
 import { DEFAULT_VAL_FRACTION } from '../../data/dataset.js';
 import type { Pooling } from '../extract.js';
 import { fineTune, headFromClassifier, resumeTraining, trainFromScratch, type EndToEndOptions, type EndToEndResult } from './finetune.js';
@@ -81,7 +82,8 @@ export async function trainEndToEnd(dataset: string | undefined, opts: PipelineO
   if (!result.interrupted) {
     await fs.promises.mkdir(opts.out, { recursive: true });
     report.files.model = path.join(opts.out, 'model.onnx');
-    await writeModel(result.model, report.files.model);
+    // Same input contract as the frozen-backbone export: RGB 0–255 pixels, the network's normalisation inside.
+    await writeModel(withPixelInput(result.model), report.files.model);
     await writeRunReport(report, opts.out, { plots: opts.plots, startedAt: started });
   } else {
     report.timing.totalSeconds = (Date.now() - started) / 1000;
