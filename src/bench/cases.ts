@@ -9,8 +9,9 @@ import type { GraftModel } from '../models/load.js';
 import { logitsTensor } from '../models/logits.js';
 import { Session, float32, type OrtTensor, type SessionOptions } from '../runtime/session.js';
 import { backboneAt } from '../train/extract.js';
-import { fitHead } from '../train/fit.js';
-import { createHead } from '../train/heads.js';
+import { computeStandardisation, standardise } from '../train/heads.js';
+import { LogisticProblem } from '../train/logistic.js';
+import { DEFAULT_WEIGHT_DECAYS, fitLogistic, selectWeightDecay, withMirrors } from '../train/select.js';
 import { batchStatisticsForm } from '../train/finetune/network.js';
 import { selectUnfrozen } from '../train/finetune/params.js';
 import { createOptimizer } from '../optim/optim.js';
@@ -127,22 +128,33 @@ export async function trainStepCase(m: GraftModel, o: CaseOptions, batchNorm: 'b
   };
 }
 
-/** One epoch of a linear head (Adam) on random pooled features of the model's size: 2048 rows, 37 classes. */
-export function headCase(m: GraftModel, o: CaseOptions): Promise<BenchCase> {
+/**
+ * graft train's default head on `batch` labelled images of the model's feature size (37 classes, as the Oxford
+ * pets): each image also has a mirror row, the weight decay is chosen by 5-fold CV over the default grid, then the
+ * head is refitted on everything. Features are synthetic: a class mean plus noise (rows of one image and its mirror
+ * share the mean), standardised as graft does.
+ */
+export async function headCase(m: GraftModel, o: CaseOptions): Promise<BenchCase> {
   const dim = backboneAt(m, 'features').dim;
-  const rows = 2048;
+  const images = o.batch;
   const classes = 37;
   const rng = new Rng(o.seed);
-  const x = Float32Array.from({ length: rows * dim }, () => rng.uniform(-1, 1));
-  const y = Int32Array.from({ length: rows }, (_, i) => i % classes);
-  return Promise.resolve({
-    batch: rows, forwardNodes: new Set<string>(),
-    detail: `one epoch of a linear head (${dim} → ${classes}, Adam, mini-batches of ${o.batch}) on ${rows} random feature rows, in JavaScript`,
-    step: () => {
-      const head = createHead({ kind: 'linear', inputDim: dim, nClasses: classes, hidden: [], dropout: 0 }, o.seed);
-      fitHead({ head, train: { x, y, n: rows, dim }, epochs: 1, batchSize: o.batch, optimizer: 'adam', lr: 1e-3, seed: o.seed });
-      return Promise.resolve();
+  const means = Float32Array.from({ length: classes * dim }, () => 0.5 * rng.normal());
+  const n = 2 * images;
+  const y = Int32Array.from({ length: n }, (_, r) => (r % images) % classes);
+  const x = new Float32Array(n * dim);
+  for (let r = 0; r < n; r++) for (let j = 0; j < dim; j++) x[r * dim + j] = means[y[r] * dim + j] + rng.normal();
+  const standardisation = computeStandardisation(x, n, dim);
+  const problem = await LogisticProblem.create({ x: standardise({ x, n, dim }, standardisation), y, n, dim, nClasses: classes }, o.session);
+  const imageRows = Array.from({ length: images }, (_, i) => i);
+  return {
+    batch: images, forwardNodes: new Set<string>(),
+    detail: `graft train's default head: ${dim} → ${classes} linear, weight decay by 5-fold CV over ${DEFAULT_WEIGHT_DECAYS.length} values, then refitted (L-BFGS, onnxruntime loss+gradient), on ${images} images + their mirror rows of synthetic features`,
+    step: async () => {
+      const selection = await selectWeightDecay(problem, { rows: imageRows, labels: y, mirrorOffset: images, seed: o.seed });
+      await fitLogistic(problem, withMirrors(imageRows, images), selection.weightDecay, selection.start);
     },
-    release: () => Promise.resolve(),
-  });
+    endProfiling: () => problem.endProfiling(),
+    release: () => problem.release(),
+  };
 }

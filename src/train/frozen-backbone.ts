@@ -9,7 +9,7 @@ import { loadModel, type GraftModel } from '../models/load.js';
 import { DEFAULT_MODEL } from '../models/registry.js';
 import { backboneAt, extractConcatenated, type ExtractResult, type Pooling } from './extract.js';
 import { exportClassifier, type Tta } from './export.js';
-import { createHead, computeStandardisation, type DenseHead, type HeadKind, type Standardisation } from './heads.js';
+import { createHead, computeStandardisation, standardise, type DenseHead, type HeadKind } from './heads.js';
 import { LogisticProblem } from './logistic.js';
 import { fitLogistic, selectWeightDecay, withMirrors, type CvScore, type Selection } from './select.js';
 import { evaluateHead, fitHead, formatEpochRow, type FeatureSet } from './fit.js';
@@ -356,14 +356,6 @@ function trainIterative(ctx: HeadContext): TrainedHead {
     history: fit.history,
     refit,
   };
-}
-
-function standardise(data: FeatureSet, s: Standardisation | undefined): Float32Array {
-  if (!s) return data.x;
-  const out = new Float32Array(data.x.length);
-  const d = data.dim;
-  for (let i = 0; i < data.n; i++) for (let k = 0; k < d; k++) out[i * d + k] = (data.x[i * d + k] - s.mean[k]) / s.std[k];
-  return out;
 }
 
 function splitSamples(ds: Dataset): Record<Split, number[]> {

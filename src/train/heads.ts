@@ -344,6 +344,15 @@ export function computeStandardisation(x: Float32Array, n: number, dim: number):
   return { mean: Float32Array.from(mean), std };
 }
 
+/** Rows [n, dim] of `data` standardised by `s` (a copy), or `data.x` itself without one. */
+export function standardise(data: { x: Float32Array; n: number; dim: number }, s: Standardisation | undefined): Float32Array {
+  if (!s) return data.x;
+  const out = new Float32Array(data.x.length);
+  const d = data.dim;
+  for (let i = 0; i < data.n; i++) for (let k = 0; k < d; k++) out[i * d + k] = (data.x[i * d + k] - s.mean[k]) / s.std[k];
+  return out;
+}
+
 /**
  * An equivalent head without standardisation: the first layer absorbs it
  * (W' = W / std per input column, b' = b − W'·mean), ready for ONNX export as plain Gemm layers.

@@ -6,7 +6,7 @@
  */
 import { GraphBuilder } from '../onnx/graph.js';
 import { attr, emptyGraph, floatTensor, newModel } from '../onnx/types.js';
-import { Session, asFloat32, float32 } from '../runtime/session.js';
+import { Session, asFloat32, float32, type SessionOptions } from '../runtime/session.js';
 import { GraftError } from '../util/errors.js';
 
 export interface LogisticData {
@@ -39,7 +39,7 @@ export class LogisticProblem {
 
   private constructor(private readonly session: Session, readonly n: number, readonly dim: number, readonly nClasses: number) {}
 
-  static async create(data: LogisticData): Promise<LogisticProblem> {
+  static async create(data: LogisticData, session: SessionOptions = {}): Promise<LogisticProblem> {
     const { x, y, n, dim, nClasses } = data;
     if (x.length !== n * dim) throw new GraftError('SHAPE', `logistic problem: ${x.length} feature values for ${n}×${dim}`);
     const onehot = new Float32Array(n * nClasses);
@@ -76,8 +76,8 @@ export class LogisticProblem {
     b.output('d_weight', 'float32', ['fk', dim]);
     b.output('d_bias', 'float32', ['fk']);
     b.output('logits', 'float32', [n, 'fk']);
-    const session = await Session.create(newModel(g, 17));
-    return new LogisticProblem(session, n, dim, nClasses);
+    const compiled = await Session.create(newModel(g, 17), session);
+    return new LogisticProblem(compiled, n, dim, nClasses);
   }
 
   /**
@@ -137,6 +137,11 @@ export class LogisticProblem {
       sample_weight: float32(new Float32Array(n), [n, 1, 1]),
     }, ['logits']);
     return asFloat32(out.logits);
+  }
+
+  /** Writes the per-node profile of a problem created with a profilePrefix (graft bench head --profile). */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   async release(): Promise<void> {

@@ -10,7 +10,7 @@ const env = { GRAFT_CACHE: path.join(work, 'cache') };
 
 interface BenchJson {
   what: string; model: string; batch: number; threads: number; warmup: number; iterations: number;
-  medianMs: number; msPerImage: number; imagesPerSecond: number; timesMs: number[]; params?: number;
+  detail: string; medianMs: number; msPerImage: number; imagesPerSecond: number; timesMs: number[]; params?: number;
   profile?: { kernelMs: number; ops: { op: string; phase: string; ms: number }[] };
 }
 
@@ -40,6 +40,14 @@ test('graft bench train-step --profile: per-op breakdown with forward and backwa
   assert.deepEqual([...phases].sort(), ['backward', 'forward']);
   assert.ok(r.profile.ops.some((o) => o.op.endsWith(' dW')), 'weight-gradient nodes are reported as their own rows');
   assert.ok(fs.readdirSync(dir).some((f) => f.endsWith('.json')));
+});
+
+test("graft bench head --json: graft train's default head (CV-selected, refitted) timed per labelled image", () => {
+  const r = bench(['head', '--batch', '74', '--threads', '1', '--warmup', '0', '--iterations', '1']);
+  assert.equal(r.what, 'head');
+  assert.deepEqual([r.batch, r.threads, r.timesMs.length], [74, 1, 1]);
+  assert.ok(Math.abs(r.msPerImage * 74 - r.medianMs) < 1e-9);
+  assert.match(r.detail, /5-fold CV/);
 });
 
 test('graft bench with an unknown kind exits with a clear error', () => {

@@ -59,7 +59,7 @@ function checkExportedModel(out: string, report: RunReport): void {
   const model = readModel(path.join(out, 'model.onnx'));
   const [input] = model.graph.inputs;
   assert.equal(input.name, 'pixels');
-  assert.equal(input.shape[3], 3, `NHWC input: ${JSON.stringify(input.shape)}`);
+  assert.equal(input.shape?.[3], 3, `NHWC input: ${JSON.stringify(input.shape)}`);
   const evalOut = `${out}-eval`;
   const evaluated = run(['eval', path.join(out, 'model.onnx'), data, '-o', evalOut]).report;
   assert.equal(evaluated.test!.accuracy, report.test!.accuracy, 'eval of the exported file agrees with the training report');
