@@ -50,6 +50,11 @@ export async function minimizeLbfgs(f: Objective, x0: Float64Array, options: Lbf
   const gammaList: number[] = [];
   const direction = new Float64Array(n);
   const alpha = new Float64Array(memory);
+  // Every buffer is allocated once and recycled: fresh 28 k-element arrays on every iteration of five concurrent
+  // solvers kept the garbage collector busy. The trial point and its gradient swap with the iterate on acceptance.
+  let xNew = new Float64Array(n);
+  let gNew = new Float64Array(n);
+  const spare: Float32Array[] = [];
   let iterations = 0;
   let converged = maxAbs(g) < gradTol;
   while (!converged && iterations < maxIterations) {
@@ -64,15 +69,14 @@ export async function minimizeLbfgs(f: Objective, x0: Float64Array, options: Lbf
     let slope = dot(g, direction);
     if (!(slope < 0)) {
       // Not a descent direction (numerical trouble): restart from steepest descent.
-      sList.length = 0; yList.length = 0; rhoList.length = 0; gammaList.length = 0;
+      spare.push(...sList.splice(0), ...yList.splice(0));
+      rhoList.length = 0; gammaList.length = 0;
       direction.set(g);
       scale(direction, -1 / Math.max(Math.sqrt(dot(g, g)), 1e-12));
       slope = dot(g, direction);
     }
     // Backtracking line search with the Armijo condition (c1 = 1e-4), starting from the quasi-Newton step 1.
     let step = 1;
-    const xNew = new Float64Array(n);
-    const gNew = new Float64Array(n);
     let valueNew = Infinity;
     for (let tries = 0; tries < 30; tries++) {
       for (let j = 0; j < n; j++) xNew[j] = x[j] + step * direction[j];
@@ -82,20 +86,26 @@ export async function minimizeLbfgs(f: Objective, x0: Float64Array, options: Lbf
       step *= 0.5;
     }
     if (!(valueNew < value)) break; // no progress possible at float32 precision
-    const s = new Float32Array(n);
-    const y = new Float32Array(n);
+    const s = spare.pop() ?? new Float32Array(n);
+    const y = spare.pop() ?? new Float32Array(n);
     for (let j = 0; j < n; j++) {
       s[j] = xNew[j] - x[j];
       y[j] = gNew[j] - g[j];
     }
     const sy = dot(s, y);
     if (sy > 1e-12) {
-      if (sList.length === memory) { sList.shift(); yList.shift(); rhoList.shift(); gammaList.shift(); }
+      if (sList.length === memory) {
+        spare.push(sList.shift()!, yList.shift()!);
+        rhoList.shift();
+        gammaList.shift();
+      }
       sList.push(s); yList.push(y); rhoList.push(1 / sy); gammaList.push(sy / dot(y, y));
+    } else {
+      spare.push(s, y);
     }
     const decrease = (value - valueNew) / Math.max(Math.abs(value), Math.abs(valueNew), 1);
-    x = xNew;
-    g = gNew;
+    [x, xNew] = [xNew, x];
+    [g, gNew] = [gNew, g];
     value = valueNew;
     iterations++;
     converged = maxAbs(g) < gradTol || decrease < relTol;
