@@ -116,6 +116,10 @@ export interface ReportFiles {
   checkpoint?: string;
   /** Fine-tuning: the frozen-head stage's own outputs. */
   frozen?: string;
+  /** Fine-tuning with a test split: report.json of graft train's default head on the frozen backbone (`frozen.test`). */
+  baseline?: string;
+  /** Fine-tuning with a test split: report.json of that same head re-fitted on the fine-tuned backbone (the exported head, `test`). */
+  head?: string;
 }
 
 /** The report.json of every run. */

@@ -108,7 +108,7 @@ for (const c of cases) {
     dataset ??= await syntheticDataset({ train: 5, validation: 3 });
     const head = createHead({ kind: 'linear', inputDim: backbone.dim, nClasses: 2, hidden: [], dropout: 0 }, 1);
     // Batch 4 over 10 images: two full steps and a short one (filled up by the loop).
-    const run = fineTune({ model: m, head, dataset, epochs: 1, batchSize: 4, lr: 1e-3, seed: 2, augment: false });
+    const run = fineTune({ model: m, head, dataset, unfreeze: { blocks: 1 }, epochs: 1, batchSize: 4, lr: 1e-3, seed: 2, augment: false });
     if (!c.lastBlock) {
       await assert.rejects(run, (e: Error & { code?: string }) => e.code === 'UNSUPPORTED_OP' && /cannot be fine-tuned/.test(e.message));
       return;

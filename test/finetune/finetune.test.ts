@@ -13,6 +13,9 @@ import { Session, asFloat32, float32 } from '../../src/runtime/session.js';
 import { loadBatch } from '../../src/image/batch.js';
 import { fineTune, headFromClassifier, readCheckpoint, selectUnfrozen, trainFromScratch } from '../../src/train/finetune/index.js';
 import { backboneAt } from '../../src/train/extract.js';
+import { fineTunedBackbone, trainEndToEnd } from '../../src/train/finetune/pipeline.js';
+import { readModel } from '../../src/onnx/codec.js';
+import { withValues } from '../../src/train/finetune/network.js';
 import type { ProgressSink } from '../../src/util/progress.js';
 import { sharedModels } from '../helpers/paths.js';
 import { SYNTHETIC_CLASSES, syntheticDataset } from './synthetic.js';
@@ -117,4 +120,28 @@ test('trainFromScratch: scratch CNN learns the synthetic task; BatchNormalizatio
   assert.ok(!same(r.model.graph.initializers.get('features.0.bn.running_mean')!.data as Float32Array, initial(initialModel, 'features.0.bn.running_mean')));
   assert.deepEqual(r.model.graph.outputs.map((o) => o.name), ['probabilities', 'logits']);
   assert.deepEqual(JSON.parse(r.model.metadata['graft.labels']), SYNTHETIC_CLASSES);
+});
+
+test('trainEndToEnd with a test split: the exported head is graft train\'s head re-fitted on the fine-tuned features; frozen.test is the same head on the frozen backbone', async () => {
+  const root = await syntheticDataset({ train: 16, validation: 6, test: 6 }, 5);
+  const out = path.join(root, 'out');
+  const model = tinyBackbone();
+  const report = await trainEndToEnd(root, { out, model, unfreeze: { blocks: 1 }, epochs: 2, batchSize: 8, lr: 1e-3, seed: 3, plots: false });
+  const read = (dir: string) => JSON.parse(fs.readFileSync(path.join(out, dir, 'report.json'), 'utf8')) as { test: unknown; mode: string };
+  assert.deepEqual(report.test, read('head').test, 'test: the re-fitted head');
+  assert.deepEqual(report.frozen!.test, read('baseline').test, 'frozen.test: the same head on frozen features');
+  assert.equal(read('baseline').mode, 'frozen');
+  const exported = readModel(path.join(out, 'model.onnx'));
+  const refitted = readModel(path.join(out, 'head', 'model.onnx'));
+  assert.ok(JSON.parse(exported.metadata['graft.fine_tuned']).blocks.length === 1);
+  // graft train's export (b0/ = the first backbone): the last block fine-tuned, the rest as loaded.
+  const tensor = (m: Model, name: string) => m.graph.initializers.get(name)!.data as Float32Array;
+  assert.ok(!same(tensor(exported, 'b0/features.3.conv.weight'), initial(model.model, 'features.3.conv.weight')), 'fine-tuned backbone exported');
+  assert.ok(same(tensor(exported, 'b0/features.2.conv.weight'), initial(model.model, 'features.2.conv.weight')), 'frozen layers as loaded');
+  for (const [name, t] of refitted.graph.initializers) assert.ok(same(tensor(exported, name), t.data as Float32Array), `${name} as re-fitted`);
+  assert.equal(fineTunedBackbone(model, model.model), model, 'nothing changed: the same model (and feature cache)');
+  const changed = withValues(model.model, new Map([['features.3.conv.weight', new Float32Array(initial(model.model, 'features.3.conv.weight').length)]]));
+  const tuned = fineTunedBackbone(model, changed);
+  assert.ok(tuned.hash !== model.hash && tuned.hash === fineTunedBackbone(model, changed).hash, 'its own feature cache, the same for the same weights');
+  assert.ok(same(tensor(tuned.model, 'features.3.conv.weight'), tensor(changed, 'features.3.conv.weight')));
 });

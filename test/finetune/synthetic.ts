@@ -7,16 +7,17 @@ import { Rng } from '../../src/util/rng.js';
 
 export const SYNTHETIC_CLASSES = ['horizontal', 'vertical'];
 
-/** Writes root/{train,validation}/{horizontal,vertical}/*.png (48×40 px, noisy stripes) and returns root. */
-export async function syntheticDataset(perClass: { train: number; validation: number }, seed = 1): Promise<string> {
+/** Writes root/{train,validation[,test]}/{horizontal,vertical}/*.png (48×40 px, noisy stripes) and returns root. */
+export async function syntheticDataset(perClass: { train: number; validation: number; test?: number }, seed = 1): Promise<string> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-synth-'));
   const rng = new Rng(seed);
   const [w, h] = [48, 40];
-  for (const split of ['train', 'validation'] as const) {
+  for (const split of ['train', 'validation', 'test'] as const) {
     for (const [label, cls] of SYNTHETIC_CLASSES.entries()) {
       const dir = path.join(root, split, cls);
+      if (!perClass[split]) continue;
       fs.mkdirSync(dir, { recursive: true });
-      for (let i = 0; i < perClass[split]; i++) {
+      for (let i = 0; i < perClass[split]!; i++) {
         const px = Buffer.alloc(w * h * 3);
         const period = 4 + rng.int(5);
         const tint = [rng.int(256), rng.int(256), rng.int(256)];

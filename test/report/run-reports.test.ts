@@ -15,6 +15,7 @@ import { catsDogs } from '../helpers/paths.js';
 import { REPORT_SCHEMA_VERSION, type RunReport, type SplitMetrics } from '../../src/report/schema.js';
 import { openOffline } from './offline-page.js';
 import { readModel } from '../../src/onnx/codec.js';
+import { FINE_TUNE_DEFAULTS } from '../../src/train/finetune/finetune.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-reports-'));
 const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-report-shot-'));
@@ -137,7 +138,7 @@ test('graft train (frozen head): val and test, top losses, skipped file with its
   frozenRun = { report, out };
 });
 
-test('graft train --fine-tune (1 short epoch): val and test of the fine-tuned model, frozen.{val,test} of its head stage', () => {
+test('graft train --fine-tune (1 short epoch): val of the fine-tuned model, test of graft train\'s head re-fitted on it; frozen.val of its start head, frozen.test of the same head on the frozen backbone', () => {
   const args = ['train', data, '--fine-tune', '--epochs', '1', '--batch', '8', '-o', outOf('fine-tune')];
   const { report, out } = run(args);
   checkCommon(report, 'fine-tune', out, args);
@@ -147,9 +148,12 @@ test('graft train --fine-tune (1 short epoch): val and test of the fine-tuned mo
   checkSplit(report.frozen?.test, 2 * PER_CLASS.test, 'frozen.test');
   assert.equal(report.history.length, 1);
   assert.equal(report.selected.epochs?.best, 1);
-  assert.ok(report.selected.fineTune && report.selected.fineTune.blocks.length === 1, JSON.stringify(report.selected.fineTune));
+  assert.ok(report.selected.fineTune && report.selected.fineTune.blocks.length === FINE_TUNE_DEFAULTS.unfreezeBlocks, JSON.stringify(report.selected.fineTune));
   assert.ok(!('fineTuned' in report) && !('scratch' in report), 'no second schema');
-  assert.ok(fs.existsSync(path.join(out, 'frozen', 'report.json')));
+  for (const dir of ['frozen', 'baseline', 'head']) assert.ok(fs.existsSync(path.join(out, dir, 'report.json')), dir);
+  const read = (dir: string) => JSON.parse(fs.readFileSync(path.join(out, dir, 'report.json'), 'utf8')) as RunReport;
+  assert.deepEqual(report.test, read('head').test);
+  assert.deepEqual(report.frozen?.test, read('baseline').test);
   checkExportedModel(out, report);
 });
 

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { deleteCorrupt } from '../../data/dataset.js';
 import { runEndToEnd, wantsEndToEnd, type EndToEndFlags } from './train-end-to-end.js';
 import { trainClassifier, TRAIN_DEFAULTS } from '../../train/frozen-backbone.js';
+import { FINE_TUNE_DEFAULTS } from '../../train/finetune/finetune.js';
 import type { HeadKind } from '../../train/heads.js';
 import type { Pooling } from '../../train/extract.js';
 import type { OptimizerKind } from '../../optim/optim.js';
@@ -42,7 +43,7 @@ export function register(program: Command): void {
     .option('--solver <s>', 'linear head: lbfgs (full batch, default) | sgd (mini-batch with --optimizer/--epochs/--lr)', 'lbfgs')
     .option('--cv-folds <k>', 'folds of the cross-validation that selects the weight decay', '5')
     .option('--tta <t>', 'test-time augmentation in the reported numbers and the exported model: none | flip (average with the mirror image)', 'none')
-    .option('--label-smoothing <x>', 'label smoothing ε')
+    .option('--label-smoothing <x>', `label smoothing ε (fine-tune default ${FINE_TUNE_DEFAULTS.labelSmoothing})`)
     .option('--class-weights <w>', 'balanced')
     .option('--clip-norm <x>', 'clip the gradient L2 norm')
     .option('--early-stopping <patience>', 'stop when val loss has not improved for this many epochs (best weights restored)')
@@ -55,8 +56,8 @@ export function register(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option('--fine-tune', 'after the head, unfreeze the top of the backbone and train end to end (fastai fine_tune)')
     .option('--unfreeze <layer>', 'fine-tune: train backbone layers from this layer onwards')
-    .option('--unfreeze-blocks <n>', 'fine-tune: train the last N backbone blocks (MobileNetV2/EfficientNet: inverted-residual blocks; ResNet/VGG: stages; MobileNet v1: conv_dw_k+conv_pw_k; else a conv with its BN)', '1')
-    .option('--backbone-lr-mult <x>', 'fine-tune: backbone learning rate = lr × this', '0.1')
+    .option('--unfreeze-blocks <n>', 'fine-tune: train the last N backbone blocks (MobileNetV2/EfficientNet: inverted-residual blocks; ResNet/VGG: stages; MobileNet v1: conv_dw_k+conv_pw_k; else a conv with its BN)', String(FINE_TUNE_DEFAULTS.unfreezeBlocks))
+    .option('--backbone-lr-mult <x>', 'fine-tune: backbone learning rate = lr × this', String(FINE_TUNE_DEFAULTS.backboneLrMult))
     .option('--epochs-head <n>', 'fine-tune: epochs of the head on frozen features', String(TRAIN_DEFAULTS.epochs))
     .option('--no-augment', 'no augmentation: the linear head does not also train on mirror images (by default it does when a class has fewer than 100 training images); fine-tune / from scratch: no random augmentation of training images')
     .option('--from-scratch', 'train every weight from random initialisation (with --random-weights, or --model scratch-cnn)')

@@ -67,9 +67,9 @@ export interface FineTuneOptions extends EndToEndOptions {
   head: DenseHead;
   tap?: string;
   pooling?: Pooling;
-  /** Default: the last block. */
+  /** Default: the last FINE_TUNE_DEFAULTS.unfreezeBlocks blocks. */
   unfreeze?: Unfreeze;
-  /** Backbone learning rate = lr × this (default 0.1). */
+  /** Backbone learning rate = lr × this (default FINE_TUNE_DEFAULTS.backboneLrMult). */
   backboneLrMult?: number;
 }
 
@@ -129,8 +129,13 @@ export interface RunRequest {
   backboneLrMult?: number;
 }
 
-export const FINE_TUNE_DEFAULTS = { epochs: 3, lr: 1e-4, backboneLrMult: 0.1, optimizer: 'adam' as OptimizerKind, schedule: 'onecycle:0.3', batchSize: 32, seed: 13 };
-export const SCRATCH_DEFAULTS = { epochs: 10, lr: 2e-3, optimizer: 'adam' as OptimizerKind, schedule: 'onecycle:0.3', batchSize: 32, seed: 13 };
+/**
+ * Measured on the Oxford-IIIT Pet subset (README, lab 2), the exported head re-fitted on the fine-tuned features:
+ * these (1 block, backbone lr 1e-5, 3 epochs) tie the frozen baseline (92.11 %, seed 13) in 295 s; 2 blocks, head lr
+ * 1e-3, label smoothing 0.1, 5 epochs lost to it (91.55 %, seeds 13 and 1: −0.56) in 521 s.
+ */
+export const FINE_TUNE_DEFAULTS = { epochs: 3, lr: 1e-4, backboneLrMult: 0.1, unfreezeBlocks: 1, labelSmoothing: 0, optimizer: 'adam' as OptimizerKind, schedule: 'onecycle:0.3', batchSize: 32, seed: 13 };
+export const SCRATCH_DEFAULTS = { epochs: 10, lr: 2e-3, labelSmoothing: 0, optimizer: 'adam' as OptimizerKind, schedule: 'onecycle:0.3', batchSize: 32, seed: 13 };
 
 /** Fine-tunes backbone-cut + head end to end; see the module comment. */
 export async function fineTune(opts: FineTuneOptions): Promise<EndToEndResult> {
@@ -140,7 +145,7 @@ export async function fineTune(opts: FineTuneOptions): Promise<EndToEndResult> {
   if (opts.head.inputDim !== backbone.dim || opts.head.nClasses !== ds.classes.length) {
     throw new GraftError('SHAPE', `fine-tune: the head maps ${opts.head.inputDim} → ${opts.head.nClasses}, the backbone tap ${tap} gives ${backbone.dim} features for ${ds.classes.length} classes`);
   }
-  const unfreeze = opts.unfreeze ?? { blocks: 1 };
+  const unfreeze = opts.unfreeze ?? { blocks: FINE_TUNE_DEFAULTS.unfreezeBlocks };
   const full = classifierOnBackbone(backbone, opts.head, { labels: ds.classes, backbone: opts.model, tap });
   const isHead = (p: string) => p.startsWith('head.');
   const selection = selectUnfrozen(full.graph, unfreeze, isHead);
@@ -220,12 +225,12 @@ export async function resumeTraining(dir: string, hooks: Pick<EndToEndOptions, '
   return fineTune({ ...common, model, head, tap: r.tap, pooling: r.pooling, unfreeze: r.unfreeze, backboneLrMult: r.backboneLrMult });
 }
 
-function commonRequest(mode: RunRequest['mode'], opts: EndToEndOptions, d: typeof SCRATCH_DEFAULTS): RunRequest {
+function commonRequest(mode: RunRequest['mode'], opts: EndToEndOptions, d: typeof SCRATCH_DEFAULTS | typeof FINE_TUNE_DEFAULTS): RunRequest {
   return {
     mode, dataset: opts.dataset, val: opts.val ?? null, target: opts.target ?? null,
     epochs: opts.epochs ?? d.epochs, lr: opts.lr ?? d.lr, optimizer: opts.optimizer ?? d.optimizer,
     weightDecay: opts.weightDecay ?? 0, momentum: opts.momentum ?? 0, schedule: opts.schedule ?? d.schedule,
-    labelSmoothing: opts.labelSmoothing ?? 0, augment: opts.augment === false ? false : opts.augment ?? DEFAULT_AUGMENT,
+    labelSmoothing: opts.labelSmoothing ?? d.labelSmoothing, augment: opts.augment === false ? false : opts.augment ?? DEFAULT_AUGMENT,
     batchSize: opts.batchSize ?? d.batchSize, seed: opts.seed ?? d.seed, extra: opts.extra ?? {},
   };
 }

@@ -4,13 +4,16 @@
  * and the report files (report.json, report.html, plots). A run resumed from its checkpoint needs only the
  * checkpoint folder. Epochs are selected on validation; test, when the dataset has one, is only reported.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readModel, writeModel } from '../../onnx/codec.js';
-import type { GraftModel } from '../../models/load.js';
+import { loadModel, type GraftModel } from '../../models/load.js';
+import type { Model } from '../../onnx/types.js';
+import { withValues } from './network.js';
 import { REPORT_SCHEMA_VERSION, type RunReport, type Selected, type SplitMetrics } from '../../report/schema.js';
 import { writeRunReport } from '../../report/write.js';
-import { trainClassifier, type TrainOptions } from '../frozen-backbone.js';
+import { trainClassifier, type TrainOptions, type TrainReport } from '../frozen-backbone.js';
 import { withPixelInput } from '../export.js';
 import { DEFAULT_VAL_FRACTION } from '../../data/dataset.js';
 import type { Pooling } from '../extract.js';
@@ -45,6 +48,8 @@ interface FrozenStage {
   selected: Selected;
   headSeconds: number;
   report: string;
+  /** report.json of the baseline head (graft train's default head on the frozen backbone), when the dataset has a test split. */
+  baseline?: string;
 }
 
 /** Runs (or, with `resume`, continues from that checkpoint folder) a fine-tuning or from-scratch training and writes its outputs to `out`. */
@@ -63,22 +68,39 @@ export async function trainEndToEnd(dataset: string | undefined, opts: PipelineO
     if (opts.model && !(opts.unfreeze && 'blocks' in opts.unfreeze && opts.unfreeze.blocks === 0)) assertDifferentiable(opts.model.model.graph, opts.model.id);
     const headStarted = Date.now();
     const frozenOut = path.join(opts.out, 'frozen');
-    // Fine-tuning selects its epochs on a held-out split, so the frozen head uses the same split (trainClassifier's
+    // Fine-tuning selects its epochs on a held-out split, so the head it starts from uses the same split (trainClassifier's
     // own default holds nothing out) and is fitted on the same training images.
     const frozen = await trainClassifier(dataset!, {
       ...opts.head, model: opts.model, tap: opts.tap, pooling: opts.pooling, seed: opts.seed, val: opts.val ?? DEFAULT_VAL_FRACTION, refit: false, target: opts.target,
       out: frozenOut, plots: false, progress: opts.progress, log: opts.log, command: opts.command, signal: opts.signal,
     });
+    // The baseline on test: `graft train`'s own head on the frozen backbone (the call that re-fits the head on the fine-tuned one).
+    const baseline = frozen.test ? await finalHead(dataset!, opts.model!, opts, path.join(opts.out, 'baseline')) : undefined;
+    if (baseline?.test) opts.log?.(`frozen baseline (graft train's head on the frozen backbone): test accuracy ${(baseline.test.accuracy * 100).toFixed(2)}%`);
     const stage: FrozenStage = {
-      frozen: { val: frozen.val, test: frozen.test }, selected: frozen.selected,
-      headSeconds: (Date.now() - headStarted) / 1000, report: frozen.files.report!,
+      frozen: { val: frozen.val, test: baseline?.test }, selected: frozen.selected,
+      headSeconds: (Date.now() - headStarted) / 1000, report: frozen.files.report!, baseline: baseline?.files.report,
     };
     if (frozen.val) opts.log?.(`frozen head: val accuracy ${(frozen.val.accuracy * 100).toFixed(2)}% (${frozen.val.n} images) — now unfreezing`);
     const head = headFromClassifier(readModel(frozen.files.model!));
     const { head: _head, resume: _resume, command: _command, ...rest } = opts;
-    result = await fineTune({ ...rest, dataset: dataset!, model: opts.model!, head, checkpointDir: checkpoint, extra: { frozenStage: stage } });
+    result = await fineTune({ ...rest, dataset: dataset!, model: opts.model!, head, checkpointDir: checkpoint, extra: { frozenStage: stage, headOptions: opts.head ?? {} } });
   }
-  const report = endToEndReport(result, opts.command ?? null, checkpoint);
+  const stage = result.request.extra.frozenStage as FrozenStage | undefined;
+  let refit: TrainReport | undefined;
+  if (!result.interrupted && result.request.mode === 'fine-tune' && stage?.baseline && result.test) {
+    // Re-fit the linear head on the fine-tuned backbone's features exactly as the baseline was fitted on the frozen one.
+    const started = Date.now();
+    const r = result.request;
+    const random = /^random:[^:]+:(\d+)$/.exec(r.model!.source);
+    const base = opts.model ?? await loadModel(r.model!.id, random ? { randomWeights: true, seed: Number(random[1]) } : { progress: opts.progress });
+    const same = { ...opts, head: (r.extra.headOptions ?? {}) as PipelineOptions['head'], tap: r.tap, pooling: r.pooling, val: r.val ?? undefined, seed: r.seed, target: r.target ?? undefined };
+    refit = await finalHead(r.dataset, fineTunedBackbone(base, result.model), same, path.join(opts.out, 'head'));
+    opts.log?.(`head re-fitted on the fine-tuned features: test ${(refit.test!.accuracy * 100).toFixed(2)}% (end-to-end head ${(result.test!.accuracy * 100).toFixed(2)}%, frozen baseline ${(stage.frozen.test!.accuracy * 100).toFixed(2)}%) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const model = readModel(refit.files.model!);
+    result.model = { ...model, metadata: { ...model.metadata, 'graft.fine_tuned': result.model.metadata['graft.fine_tuned'] } };
+  }
+  const report = endToEndReport(result, opts.command ?? null, checkpoint, refit);
   if (!result.interrupted) {
     await fs.promises.mkdir(opts.out, { recursive: true });
     report.files.model = path.join(opts.out, 'model.onnx');
@@ -91,7 +113,34 @@ export async function trainEndToEnd(dataset: string | undefined, opts: PipelineO
   return report;
 }
 
-function endToEndReport(result: EndToEndResult, command: string[] | null, checkpoint: string): RunReport {
+/**
+ * The head of the exported fine-tuned model and of the test baseline: `graft train`'s default head (for a linear head:
+ * weight decay by cross-validation, then fitted on every labelled non-test image and its mirror image) on `model`'s
+ * features. The same call on the frozen and on the fine-tuned backbone keeps the test comparison apples to apples.
+ */
+function finalHead(dataset: string, model: GraftModel, opts: PipelineOptions, out: string): Promise<TrainReport> {
+  return trainClassifier(dataset, {
+    ...opts.head, model, tap: opts.tap, pooling: opts.pooling, seed: opts.seed, val: opts.val, target: opts.target,
+    out, plots: false, progress: opts.progress, log: opts.log, command: opts.command, signal: opts.signal,
+  });
+}
+
+/** `base` with the backbone weights of a fine-tuned classifier (same initializer names), hashed by those weights for the feature cache. */
+export function fineTunedBackbone(base: GraftModel, fineTuned: Model): GraftModel {
+  const values = new Map<string, Float32Array>();
+  const hash = createHash('sha256').update(base.hash);
+  for (const [name, t] of base.model.graph.initializers) {
+    const tuned = fineTuned.graph.initializers.get(name)?.data;
+    if (!(tuned instanceof Float32Array) || !(t.data instanceof Float32Array) || bytes(tuned).equals(bytes(t.data))) continue;
+    values.set(name, tuned);
+    hash.update(name).update(bytes(tuned));
+  }
+  return values.size ? { ...base, model: withValues(base.model, values), hash: hash.digest('hex') } : base;
+}
+
+const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+function endToEndReport(result: EndToEndResult, command: string[] | null, checkpoint: string, refit?: TrainReport): RunReport {
   const r = result.request;
   const stage = r.extra.frozenStage as FrozenStage | undefined;
   const common: Selected = {
@@ -106,12 +155,12 @@ function endToEndReport(result: EndToEndResult, command: string[] | null, checkp
     : {
       ...common,
       backbones: [{ id: r.model!.id, tap: r.tap ?? 'features', pooling: r.pooling, featureDim: r.head?.inputDim }],
-      head: stage?.selected.head ?? (r.head ? { kind: r.head.kind, hidden: r.head.hidden } : undefined),
+      head: (refit ?? stage)?.selected.head ?? (r.head ? { kind: r.head.kind, hidden: r.head.hidden } : undefined),
       fineTune: {
         blocks: result.trained.blocks, layers: result.trained.layers.length, parameters: result.trained.parameters,
         backboneLrMult: r.backboneLrMult!, unfreeze: r.unfreeze, headEpochs: stage?.selected.epochs?.run,
       },
-      search: stage?.selected.search,
+      search: (refit ?? stage)?.selected.search,
     };
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -121,7 +170,7 @@ function endToEndReport(result: EndToEndResult, command: string[] | null, checkp
     dataset: result.dataset,
     selected,
     val: result.val,
-    test: result.test,
+    test: refit?.test ?? result.test,
     ...(r.mode === 'fine-tune' ? { frozen: stage?.frozen ?? {} } : {}),
     history: result.history,
     skipped: result.skipped,
@@ -129,7 +178,7 @@ function endToEndReport(result: EndToEndResult, command: string[] | null, checkp
       totalSeconds: 0, headSeconds: stage?.headSeconds, setupSeconds: result.timing.setupSeconds, trainSeconds: result.timing.trainSeconds,
       stepMs: result.timing.stepMs, imagesPerSecond: result.timing.imagesPerSecond, evalSeconds: result.timing.evalSeconds,
     },
-    files: { checkpoint, ...(stage ? { frozen: stage.report } : {}) },
+    files: { checkpoint, ...(stage ? { frozen: stage.report } : {}), ...(stage?.baseline ? { baseline: stage.baseline } : {}), ...(refit ? { head: refit.files.report } : {}) },
     interrupted: result.interrupted,
   };
 }
