@@ -145,6 +145,23 @@ test('batch-statistics BatchNormalization (training from scratch): d/dx, d/dγ, 
   assert.equal(states.length, 1);
   assert.ok(!trainForm.graph.nodes.some((n) => n.opType === 'BatchNormalization'));
   await checkGradients(trainForm, { objective, wrt: ['x', 'gamma', 'beta'], feeds: { x: randomFeed(rng, [3, 2, 3, 3], -2, 2) } });
+  // The backward is the closed form (src/autodiff/batchstats.ts), not the ops differentiated one by one.
+  const backward = buildGradientModel(trainForm, { objective, wrt: ['x', 'gamma', 'beta'], inputShapes: { x: [3, 2, 3, 3] } }).model.graph.nodes;
+  assert.equal(backward.filter((n) => n.name.startsWith('bn_dX')).length, 1);
+  assert.ok(!backward.some((n) => n.opType === 'Neg'), 'the batch mean is not differentiated op by op');
+});
+
+test('batch-statistics BatchNormalization with the running statistics as outputs and only γ, β trained', async () => {
+  const { model, objective } = opGraph({ x: [4, 3, 2, 2] }, (b) => {
+    const bn = b.op('BatchNormalization', ['x', param(b, 'gamma', [3]), param(b, 'beta', [3]), param(b, 'mean', [3]), b.initializer(floatTensor('var', [3], [1, 2, 3]))]);
+    return b.op('Mul', [bn, bn]);
+  });
+  const { model: trainForm, states } = batchStatisticsForm(model, new Set(['gamma']));
+  const keepOutputs = states.flatMap((s) => [s.batchMean, s.batchVar]);
+  await checkGradients(trainForm, { objective, wrt: ['gamma', 'beta'], feeds: { x: randomFeed(rng, [4, 3, 2, 2], -2, 2) } });
+  const backward = buildGradientModel(trainForm, { objective, wrt: ['gamma', 'beta'], inputShapes: { x: [4, 3, 2, 2] }, keepOutputs }).model.graph;
+  assert.ok(!backward.nodes.some((n) => n.name.startsWith('bn_dX')), 'no input gradient when x is data');
+  assert.ok(keepOutputs.every((o) => backward.outputs.some((out) => out.name === o)));
 });
 
 test('the backward graph covers only the unfrozen part: training the head alone adds no convolution', () => {
