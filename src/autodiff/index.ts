@@ -89,7 +89,7 @@ export class GradientRunner {
       if (t.dtype !== 'float32') throw new GraftError('BAD_ARGUMENT', `parameter "${name}" is ${t.dtype}; only float32 parameters can be differentiated`);
       params.set(name, float32(t.data as Float32Array, t.dims));
     }
-    const session = await Session.create(gradient.model, opts.session);
+    const session = await Session.create(gradient.model, { spinning: false, ...opts.session });
     return new GradientRunner(session, gradient, keepOutputs, params, parts);
   }
 

@@ -20,6 +20,12 @@ export interface SessionOptions {
   memoryPattern?: boolean;
   /** onnxruntime's CPU arena allocator (default true). */
   cpuArena?: boolean;
+  /**
+   * Whether idle intra-op threads spin between ops (onnxruntime's default) or sleep. GRAFT_SPIN=0/1 overrides.
+   * Gradient sessions run ~1000 ops per step: when the machine is shared, a spinning worker that loses its core
+   * stalls every op. They default to sleeping (GradientRunner); inference keeps onnxruntime's default.
+   */
+  spinning?: boolean;
 }
 
 /** A compiled graph with typed run(). Create with Session.create(model) and reuse it. */
@@ -28,6 +34,7 @@ export class Session {
 
   static async create(model: Model | Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
     const bytesOrPath = typeof model === 'string' || model instanceof Uint8Array ? model : encodeModel(model);
+    const spin = process.env.GRAFT_SPIN || (opts.spinning === undefined ? undefined : opts.spinning ? '1' : '0');
     const options: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: opts.threads ?? defaultThreads(),
       interOpNumThreads: 1,
@@ -36,6 +43,7 @@ export class Session {
       enableMemPattern: opts.memoryPattern ?? true,
       enableCpuMemArena: opts.cpuArena ?? true,
       ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
+      ...(spin === undefined ? {} : { extra: { session: { intra_op: { allow_spinning: spin } } } }),
     };
     try {
       const s = typeof bytesOrPath === 'string'
