@@ -45,6 +45,27 @@ for (const [name, xDims, wDims, attrs] of convCases) {
   });
 }
 
+test('depthwise Conv: every weight-gradient form (GRAFT_DW) agrees with finite differences', async () => {
+  const cases: [number[], Record<string, Attribute>][] = [
+    [[2, 3, 6, 6], { group: attr.i(3), pads: attr.ints([1, 1, 1, 1]) }],
+    [[1, 4, 7, 7], { group: attr.i(4), strides: attr.ints([2, 2]), pads: attr.ints([0, 0, 1, 1]) }],
+    [[2, 2, 7, 6], { group: attr.i(2), dilations: attr.ints([2, 1]), pads: attr.ints([2, 1, 1, 0]) }],
+  ];
+  const saved = process.env.GRAFT_DW;
+  try {
+    for (const form of ['depthwise', 'depthwise-im2col', 'depthwise-tapsum', 'depthwise-conv']) {
+      process.env.GRAFT_DW = form;
+      for (const [xDims, attrs] of cases) {
+        const c = xDims[1];
+        await checkParams(randomFeed(rng, xDims), (b) => b.op('Conv', ['x', param(b, 'W', [c, 1, 3, 3])], attrs), ['W']);
+      }
+    }
+  } finally {
+    if (saved === undefined) delete process.env.GRAFT_DW;
+    else process.env.GRAFT_DW = saved;
+  }
+});
+
 test('ConvTranspose stride 2, groups 1: d/dW and d/dB with the input frozen', async () => {
   const attrs = { strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]), output_padding: attr.ints([1, 1]) };
   await checkParams(randomFeed(rng, [2, 3, 4, 4]), (b) => b.op('ConvTranspose', ['x', param(b, 'W', [3, 2, 3, 3]), param(b, 'B', [2])], attrs), ['W', 'B']);
