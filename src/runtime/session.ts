@@ -22,8 +22,9 @@ export interface SessionOptions {
   cpuArena?: boolean;
   /**
    * Whether idle intra-op threads spin between ops (onnxruntime's default) or sleep. GRAFT_SPIN=0/1 overrides.
-   * Gradient sessions run ~1000 ops per step: when the machine is shared, a spinning worker that loses its core
-   * stalls every op. They default to sleeping (GradientRunner); inference keeps onnxruntime's default.
+   * Spinning wins on an idle machine (5–12 % on gradient sessions here); on an oversubscribed one a spinning
+   * worker that loses its core stalls every op, and sleeping ran 1.4–2× faster. Gradient sessions (about a
+   * thousand ops per run) pick with machineBusy(); inference keeps onnxruntime's default.
    */
   spinning?: boolean;
 }
@@ -72,6 +73,11 @@ export class Session {
   async release(): Promise<void> {
     await this.ort.release();
   }
+}
+
+/** More runnable threads than cores over the last minute (1-minute load average ≥ core count): other work competes for the cores. */
+export function machineBusy(): boolean {
+  return os.loadavg()[0] >= (os.availableParallelism?.() ?? os.cpus().length);
 }
 
 export function defaultThreads(): number {
