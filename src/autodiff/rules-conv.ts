@@ -228,15 +228,39 @@ function depthwiseTapSumWeightGrad(b: GraphBuilder, x: string, dy: string, ys: n
   return reshape(b, taps.length === 1 ? taps[0] : b.op('Concat', taps, { axis: attr.i(1) }), [c, 1, ...kernel]);
 }
 
-type WeightGradForm = 'pointwise' | 'tapwise' | 'depthwise' | 'depthwise-im2col' | 'depthwise-tapsum' | 'conv';
+/**
+ * dW of an ungrouped convolution on a large map, per image: onnxruntime's im2col (a Conv of each (image, channel)
+ * plane with constant one-hot kernels) gives the windows [N, Cin·taps, P] without transposing or slicing the input;
+ * one batched MatMul dY [N, Cout, P] × windowsᵀ and a sum over the batch give [Cout, Cin·taps], already dW's layout.
+ * The per-image products [N, Cout, Cin·taps] are only small next to the windows when P ≫ Cout (early layers).
+ */
+function im2colWeightGrad(b: GraphBuilder, x: string, xs: number[], dy: string, ys: number[], geo: ConvGeometry, name: string): string {
+  const { kernel } = geo;
+  const [n, cin] = xs;
+  const cout = ys[1];
+  const taps = tensorSize(kernel);
+  const positions = tensorSize(ys.slice(2));
+  const onehot = new Float32Array(taps * taps);
+  for (let t = 0; t < taps; t++) onehot[t * taps + t] = 1;
+  const kern = b.initializer({ name: b.name('onehot_taps'), dtype: 'float32', dims: [taps, 1, ...kernel], data: onehot });
+  const planes = reshape(b, x, [n * cin, 1, ...xs.slice(2)]);
+  const windows = b.op('Conv', [planes, kern], { kernel_shape: attr.ints(kernel), strides: attr.ints(geo.strides), dilations: attr.ints(geo.dilations), pads: attr.ints(geo.pads) }, `${name}_windows`);
+  const perImage = b.op('MatMul', [reshape(b, dy, [n, cout, positions]), transposeLast2(b, reshape(b, windows, [n, cin * taps, positions]), 3)], {}, `${name}_taps`);
+  return reshape(b, reduceSum(b, perImage, [0], false), [cout, cin, ...kernel]);
+}
+
+type WeightGradForm = 'pointwise' | 'tapwise' | 'im2col' | 'depthwise' | 'depthwise-im2col' | 'depthwise-tapsum' | 'conv';
 
 /** Which weight-gradient form a convolution gets (GRAFT_DW overrides it, for same-run comparisons). */
-function weightGradForm(geo: ConvGeometry, ws: number[], xs: number[]): WeightGradForm {
+function weightGradForm(geo: ConvGeometry, ws: number[], xs: number[], ys: number[]): WeightGradForm {
   const forced = process.env.GRAFT_DW;
   const depthwise = geo.group > 1 && ws[1] === 1 && ws[0] === geo.group;
   if (isPointwise(geo)) return 'pointwise';
   if (forced === 'conv') return 'conv';
-  if (geo.group === 1) return 'tapwise';
+  if (geo.group === 1) {
+    if (forced === 'tapwise' || forced === 'im2col') return forced;
+    return tensorSize(ys.slice(2)) >= 4 * ys[1] ? 'im2col' : 'tapwise';
+  }
   if (!depthwise || forced === 'depthwise-conv') return 'conv';
   if (forced === 'depthwise' || forced === 'depthwise-im2col' || forced === 'depthwise-tapsum') return forced;
   const large = tensorSize(xs.slice(2)) >= 56 * 56 || geo.strides.some((st) => st > 1);
@@ -259,9 +283,10 @@ export function conv(ctx: GradContext): GradResult {
   if (needs[1]) {
     const extent = ys.slice(2).map((o, i) => (o - 1) * strides[i] + 1);
     const name = `${node.name}/dW`;
-    const form = weightGradForm(geo, ws, xs);
+    const form = weightGradForm(geo, ws, xs, ys);
     grads[1] = form === 'pointwise' ? pointwiseWeightGrad(b, x, xs, dy, ys)
       : form === 'tapwise' ? tapwiseWeightGrad(b, x, xs, dy, ys, geo, name)
+        : form === 'im2col' ? im2colWeightGrad(b, x, xs, dy, ys, geo, name)
         : form === 'depthwise' ? depthwiseWeightGrad(b, x, dy, ys, geo, name)
           : form === 'depthwise-im2col' ? depthwiseIm2colWeightGrad(b, x, xs, dy, ys, geo, name)
             : form === 'depthwise-tapsum' ? depthwiseTapSumWeightGrad(b, x, dy, ys, geo, name)

@@ -66,6 +66,26 @@ test('depthwise Conv: every weight-gradient form (GRAFT_DW) agrees with finite d
   }
 });
 
+test('ungrouped Conv: the per-tap and the im2col weight gradients (GRAFT_DW) agree with finite differences', async () => {
+  const cases: [number[], number[], Record<string, Attribute>][] = [
+    [[2, 3, 6, 6], [4, 3, 3, 3], { pads: attr.ints([1, 1, 1, 1]) }],
+    [[2, 2, 9, 8], [3, 2, 3, 2], { strides: attr.ints([2, 2]), pads: attr.ints([1, 0, 0, 1]), dilations: attr.ints([1, 2]) }],
+    [[1, 4, 6, 6], [5, 4, 1, 1], { strides: attr.ints([2, 2]) }],
+  ];
+  const saved = process.env.GRAFT_DW;
+  try {
+    for (const form of ['tapwise', 'im2col']) {
+      process.env.GRAFT_DW = form;
+      for (const [xDims, wDims, attrs] of cases) {
+        await checkParams(randomFeed(rng, xDims), (b) => b.op('Conv', ['x', param(b, 'W', wDims)], attrs), ['W']);
+      }
+    }
+  } finally {
+    if (saved === undefined) delete process.env.GRAFT_DW;
+    else process.env.GRAFT_DW = saved;
+  }
+});
+
 test('ConvTranspose stride 2, groups 1: d/dW and d/dB with the input frozen', async () => {
   const attrs = { strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]), output_padding: attr.ints([1, 1]) };
   await checkParams(randomFeed(rng, [2, 3, 4, 4]), (b) => b.op('ConvTranspose', ['x', param(b, 'W', [3, 2, 3, 3]), param(b, 'B', [2])], attrs), ['W', 'B']);
