@@ -7,7 +7,8 @@ import { inferShapes } from '../onnx/shapes.js';
 import { GraftError } from '../util/errors.js';
 import { GRADIENT_RULES } from './rules.js';
 import type { GradContext } from './context.js';
-import { filled } from './emit.js';
+import { filled, unbroadcast } from './emit.js';
+import { batchStatisticsGrad, fuseBatchStatistics } from './batchstats.js';
 import { foldBatchNorms } from './foldbn.js';
 import { upgradeOpset } from './opset.js';
 
@@ -53,7 +54,10 @@ export function buildGradientModel(model: Model, opts: GradientOptions): Gradien
     }
   }
   const upgraded = upgradeOpset({ ...model, graph: lifted }, inputShapes);
-  const g = cloneGraph(foldBatchNorms(upgraded.graph, new Set([objective, ...(opts.keepOutputs ?? [])])));
+  const keep = new Set([objective, ...(opts.keepOutputs ?? [])]);
+  const g = cloneGraph(foldBatchNorms(upgraded.graph, keep));
+  const b = new GraphBuilder(g);
+  const fusedNorms = fuseBatchStatistics(g, b, keep);
   const info = inferShapes(g, inputShapes);
   if (!info.has(objective)) throw new GraftError('UNKNOWN_TENSOR', `objective tensor "${objective}" is not in the graph`);
 
@@ -65,7 +69,6 @@ export function buildGradientModel(model: Model, opts: GradientOptions): Gradien
     }
     return known;
   };
-  const b = new GraphBuilder(g);
   const order = topoSort(g);
   const active = activeTensors(order, wrt, (t) => DIFFERENTIABLE.has(info.get(t)?.dtype ?? 'float32'));
 
@@ -82,6 +85,19 @@ export function buildGradientModel(model: Model, opts: GradientOptions): Gradien
   for (const node of nodesToObjective(order, objective, active).reverse()) {
     const dy = node.outputs.map((o) => (active.has(o) ? gradOf(o) : undefined));
     if (dy.every((d) => d === undefined)) continue;
+    const fused = fusedNorms.get(node);
+    if (fused && dy[0]) {
+      const keptShape = shape(fused.invStd);
+      const grads = batchStatisticsGrad(b, fused, dy[0], shape(fused.x), { x: active.has(fused.x), scale: active.has(fused.scale), bias: active.has(fused.bias) });
+      for (const [input, d] of [[fused.x, grads.x], [fused.scale, grads.scale], [fused.bias, grads.bias]] as const) {
+        if (!d) continue;
+        const g1 = input === fused.x ? d : unbroadcast(b, d, keptShape, shape(input));
+        const list = contributions.get(input);
+        if (list) list.push(g1);
+        else contributions.set(input, [g1]);
+      }
+      continue;
+    }
     const rule = (node.domain ?? '') === '' || node.domain === 'ai.onnx' ? GRADIENT_RULES[node.opType] : undefined;
     if (!rule) throw new GraftError('UNSUPPORTED_OP', `no gradient rule for op ${node.opType} (node "${node.name}")`);
     const needs = node.inputs.map((i) => !!i && active.has(i));

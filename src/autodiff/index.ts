@@ -2,7 +2,7 @@
 import type { Model } from '../onnx/types.js';
 import { GraphBuilder, cloneGraph } from '../onnx/graph.js';
 import { inferShapes, type TensorInfo } from '../onnx/shapes.js';
-import { Session, asFloat32, float32 } from '../runtime/session.js';
+import { Session, asFloat32, float32, machineBusy } from '../runtime/session.js';
 import type { OrtTensor, SessionOptions } from '../runtime/session.js';
 import { GraftError } from '../util/errors.js';
 import { buildGradientModel } from './grad.js';
@@ -89,7 +89,7 @@ export class GradientRunner {
       if (t.dtype !== 'float32') throw new GraftError('BAD_ARGUMENT', `parameter "${name}" is ${t.dtype}; only float32 parameters can be differentiated`);
       params.set(name, float32(t.data as Float32Array, t.dims));
     }
-    const session = await Session.create(gradient.model, opts.session);
+    const session = await Session.create(gradient.model, { spinning: !machineBusy(), ...opts.session });
     return new GradientRunner(session, gradient, keepOutputs, params, parts);
   }
 

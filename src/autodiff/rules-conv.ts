@@ -191,15 +191,80 @@ function depthwiseWeightGrad(b: GraphBuilder, x: string, dy: string, ys: number[
   return reshape(b, b.op('MatMul', [columns, dyColumn], {}, `${name}_taps`), [c, 1, ...kernel]);
 }
 
+/**
+ * dW of a depthwise convolution for large maps: onnxruntime's own im2col. Each (image, channel) plane is one
+ * single-channel image convolved with constant one-hot kernels, one per tap, which yields all tap windows
+ * [N·C, taps, P] in one multithreaded Conv; a batched MatMul with dY [N·C, P, 1] and a sum over the batch give
+ * dW. On 56×56 and larger maps (and strided layers) it ran 1.4–4× faster than slicing and concatenating the
+ * windows (scratch micro-benchmarks, MobileNet v1 0.75 shapes, batch 16).
+ */
+function depthwiseIm2colWeightGrad(b: GraphBuilder, x: string, xs: number[], dy: string, ys: number[], geo: ConvGeometry, name: string): string {
+  const { kernel } = geo;
+  const [n, c] = xs;
+  const taps = tensorSize(kernel);
+  const positions = tensorSize(ys.slice(2));
+  const onehot = new Float32Array(taps * taps);
+  for (let t = 0; t < taps; t++) onehot[t * taps + t] = 1;
+  const kern = b.initializer({ name: b.name('onehot_taps'), dtype: 'float32', dims: [taps, 1, ...kernel], data: onehot });
+  const planes = reshape(b, x, [n * c, 1, ...xs.slice(2)]);
+  const windows = b.op('Conv', [planes, kern], { kernel_shape: attr.ints(kernel), strides: attr.ints(geo.strides), dilations: attr.ints(geo.dilations), pads: attr.ints(geo.pads) }, `${name}_windows`);
+  const perImage = b.op('MatMul', [reshape(b, windows, [n * c, taps, positions]), reshape(b, dy, [n * c, positions, 1])], {}, `${name}_taps`);
+  return reshape(b, reduceSum(b, reshape(b, perImage, [n, c * taps]), [0], false), [c, 1, ...kernel]);
+}
+
+/**
+ * dW of a depthwise convolution for small maps, one tap at a time in NCHW: Σ over batch and positions of
+ * window·dY, a Mul and a ReduceSum per tap (no transposes, no concatenation of windows).
+ */
+function depthwiseTapSumWeightGrad(b: GraphBuilder, x: string, dy: string, ys: number[], geo: ConvGeometry, name: string): string {
+  const { rank, kernel } = geo;
+  const c = ys[1];
+  const spatial = range(rank + 2, 2);
+  const padded = padLikeConv(b, x, geo);
+  const taps = kernelTaps(kernel).map((tap) => {
+    const product = b.op('Mul', [tapWindow(b, padded, tap, ys.slice(2), geo, spatial, `${name}_window`), dy], {}, `${name}_tap`);
+    return reshape(b, reduceSum(b, product, [0, ...spatial], false), [c, 1]);
+  });
+  return reshape(b, taps.length === 1 ? taps[0] : b.op('Concat', taps, { axis: attr.i(1) }), [c, 1, ...kernel]);
+}
+
+/**
+ * dW of an ungrouped convolution on a large map, per image: onnxruntime's im2col (a Conv of each (image, channel)
+ * plane with constant one-hot kernels) gives the windows [N, Cin·taps, P] without transposing or slicing the input;
+ * one batched MatMul dY [N, Cout, P] × windowsᵀ and a sum over the batch give [Cout, Cin·taps], already dW's layout.
+ * The per-image products [N, Cout, Cin·taps] are only small next to the windows when P ≫ Cout (early layers).
+ */
+function im2colWeightGrad(b: GraphBuilder, x: string, xs: number[], dy: string, ys: number[], geo: ConvGeometry, name: string): string {
+  const { kernel } = geo;
+  const [n, cin] = xs;
+  const cout = ys[1];
+  const taps = tensorSize(kernel);
+  const positions = tensorSize(ys.slice(2));
+  const onehot = new Float32Array(taps * taps);
+  for (let t = 0; t < taps; t++) onehot[t * taps + t] = 1;
+  const kern = b.initializer({ name: b.name('onehot_taps'), dtype: 'float32', dims: [taps, 1, ...kernel], data: onehot });
+  const planes = reshape(b, x, [n * cin, 1, ...xs.slice(2)]);
+  const windows = b.op('Conv', [planes, kern], { kernel_shape: attr.ints(kernel), strides: attr.ints(geo.strides), dilations: attr.ints(geo.dilations), pads: attr.ints(geo.pads) }, `${name}_windows`);
+  const perImage = b.op('MatMul', [reshape(b, dy, [n, cout, positions]), transposeLast2(b, reshape(b, windows, [n, cin * taps, positions]), 3)], {}, `${name}_taps`);
+  return reshape(b, reduceSum(b, perImage, [0], false), [cout, cin, ...kernel]);
+}
+
+type WeightGradForm = 'pointwise' | 'tapwise' | 'im2col' | 'depthwise' | 'depthwise-im2col' | 'depthwise-tapsum' | 'conv';
+
 /** Which weight-gradient form a convolution gets (GRAFT_DW overrides it, for same-run comparisons). */
-function weightGradForm(geo: ConvGeometry, ws: number[]): 'pointwise' | 'tapwise' | 'depthwise' | 'conv' {
+function weightGradForm(geo: ConvGeometry, ws: number[], xs: number[], ys: number[]): WeightGradForm {
   const forced = process.env.GRAFT_DW;
   const depthwise = geo.group > 1 && ws[1] === 1 && ws[0] === geo.group;
   if (isPointwise(geo)) return 'pointwise';
   if (forced === 'conv') return 'conv';
-  if (geo.group === 1) return 'tapwise';
-  if (depthwise && forced !== 'depthwise-conv') return 'depthwise';
-  return 'conv';
+  if (geo.group === 1) {
+    if (forced === 'tapwise' || forced === 'im2col') return forced;
+    return tensorSize(ys.slice(2)) >= 4 * ys[1] ? 'im2col' : 'tapwise';
+  }
+  if (!depthwise || forced === 'depthwise-conv') return 'conv';
+  if (forced === 'depthwise' || forced === 'depthwise-im2col' || forced === 'depthwise-tapsum') return forced;
+  const large = tensorSize(xs.slice(2)) >= 56 * 56 || geo.strides.some((st) => st > 1);
+  return large ? 'depthwise-im2col' : 'depthwise-tapsum';
 }
 
 export function conv(ctx: GradContext): GradResult {
@@ -218,11 +283,14 @@ export function conv(ctx: GradContext): GradResult {
   if (needs[1]) {
     const extent = ys.slice(2).map((o, i) => (o - 1) * strides[i] + 1);
     const name = `${node.name}/dW`;
-    const form = weightGradForm(geo, ws);
+    const form = weightGradForm(geo, ws, xs, ys);
     grads[1] = form === 'pointwise' ? pointwiseWeightGrad(b, x, xs, dy, ys)
       : form === 'tapwise' ? tapwiseWeightGrad(b, x, xs, dy, ys, geo, name)
+        : form === 'im2col' ? im2colWeightGrad(b, x, xs, dy, ys, geo, name)
         : form === 'depthwise' ? depthwiseWeightGrad(b, x, dy, ys, geo, name)
-          : weightGradConv(b, x, xs, dy, ys, geo, weightGradSpatial(paddedIn, extent, geo), name);
+          : form === 'depthwise-im2col' ? depthwiseIm2colWeightGrad(b, x, xs, dy, ys, geo, name)
+            : form === 'depthwise-tapsum' ? depthwiseTapSumWeightGrad(b, x, dy, ys, geo, name)
+              : weightGradConv(b, x, xs, dy, ys, geo, weightGradSpatial(paddedIn, extent, geo), name);
   }
   if (bias && needs[2]) grads[2] = reduceSum(b, dy, [0, ...range(rank + 2, 2)], false);
   return grads;

@@ -47,6 +47,11 @@ export interface BenchResult {
   detail: string;
   params?: number;
   setupSeconds: number;
+  /**
+   * Median process CPU milliseconds (all threads) of one step. On a busy machine it moves far less than wall time;
+   * with spinning worker threads (the default) it includes their spinning.
+   */
+  cpuMsPerStep: number;
   /** 1-minute load average when the timing ended: on a shared machine, read the numbers with it. */
   loadAverage: number;
   profile?: Profile & { file: string };
@@ -76,12 +81,16 @@ export async function benchmark(m: GraftModel, opts: BenchOptions): Promise<Benc
           : await headCase(m, caseOptions);
   const setupSeconds = (performance.now() - started) / 1000;
   const timesMs: number[] = [];
+  const cpuMs: number[] = [];
   try {
     for (let i = 0; i < warmup; i++) await c.step();
     for (let i = 0; i < iterations; i++) {
       const t = performance.now();
+      const cpu = process.cpuUsage();
       await c.step();
       timesMs.push(performance.now() - t);
+      const used = process.cpuUsage(cpu);
+      cpuMs.push((used.user + used.system) / 1000);
     }
     c.endProfiling?.();
   } finally {
@@ -90,7 +99,7 @@ export async function benchmark(m: GraftModel, opts: BenchOptions): Promise<Benc
   const medianMs = median(timesMs);
   const result: BenchResult = {
     what, model: m.id, batch: c.batch, threads, warmup, iterations, medianMs,
-    msPerImage: medianMs / c.batch, imagesPerSecond: (1000 * c.batch) / medianMs, timesMs, detail: c.detail,
+    msPerImage: medianMs / c.batch, imagesPerSecond: (1000 * c.batch) / medianMs, timesMs, cpuMsPerStep: median(cpuMs), detail: c.detail,
     ...(c.params !== undefined ? { params: c.params } : {}), setupSeconds, loadAverage: os.loadavg()[0],
   };
   if (profilePrefix) {

@@ -65,19 +65,22 @@ for (const [name, xDims, w, attrs, bias] of bnCases) {
     const gm = buildGradientModel(model, { objective, wrt: ['x'], inputShapes: { x: xDims } });
     assert.ok(!gm.model.graph.nodes.some((n) => n.opType === 'BatchNormalization'), 'BatchNormalization is folded away');
     await checkGradients(model, { objective, wrt: ['x'], feeds: { x: randomFeed(rng, xDims, -2, 2) } });
+    // Fine-tuning: weights, γ and β differentiated, running statistics frozen (folded inside the graph).
+    const params = ['l.W', ...(bias ? ['l.B'] : []), 'l.gamma', 'l.beta'];
+    await checkGradients(model, { objective, wrt: ['x', ...params], feeds: { x: randomFeed(rng, xDims, -2, 2) } });
   });
 }
 
-test('BatchNormalization is not folded when the Conv weight or a BN parameter is differentiated', async () => {
+test('BatchNormalization folds inside the graph (W·s, (B − mean)·s + β) when the Conv weight or a BN parameter is differentiated', async () => {
   const xDims = [2, 3, 5, 5];
   const build = (b: GraphBuilder) => {
     const y = convBn(b, 'x', 'l', [4, 3, 3, 3], { pads: attr.ints([1, 1, 1, 1]) }, true);
     return b.op('Mul', [y, y]);
   };
   const { model, objective } = opGraph({ x: xDims }, build);
-  for (const wrt of [['x', 'l.W'], ['x', 'l.gamma'], ['l.B', 'l.beta']]) {
+  for (const wrt of [['x', 'l.W'], ['x', 'l.gamma'], ['l.B', 'l.beta'], ['l.W', 'l.B', 'l.gamma', 'l.beta']]) {
     const gm = buildGradientModel(model, { objective, wrt, inputShapes: { x: xDims } });
-    assert.ok(gm.model.graph.nodes.some((n) => n.opType === 'BatchNormalization'), `wrt ${wrt.join(', ')}: BN kept`);
+    assert.ok(!gm.model.graph.nodes.some((n) => n.opType === 'BatchNormalization'), `wrt ${wrt.join(', ')}: BN folded`);
     await checkGradients(model, { objective, wrt, feeds: { x: randomFeed(rng, xDims) } });
   }
 });

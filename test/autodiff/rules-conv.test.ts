@@ -42,6 +42,9 @@ const convCases: ConvCase[] = [
   { name: 'auto_pad SAME_LOWER', x: [1, 2, 6, 6], w: [2, 2, 4, 4], attrs: { auto_pad: attr.s('SAME_LOWER') } },
   { name: 'auto_pad VALID stride 2', x: [1, 2, 7, 6], w: [2, 2, 3, 3], attrs: { auto_pad: attr.s('VALID'), strides: attr.ints([2, 2]) } },
   { name: '1-D conv', x: [2, 2, 9], w: [3, 2, 3], attrs: { strides: attr.ints([2]), pads: attr.ints([1, 0]) } },
+  { name: '1×1 stride 2, even input (downsample: 1×1 Conv then spread)', x: [2, 3, 6, 6], w: [4, 3, 1, 1], attrs: { strides: attr.ints([2, 2]) } },
+  { name: '1×1 strides 2×3, odd input (spread then cropped)', x: [1, 2, 7, 8], w: [3, 2, 1, 1], attrs: { strides: attr.ints([2, 3]) } },
+  { name: '1-D 1×1 stride 3', x: [1, 2, 7], w: [2, 2, 1], attrs: { strides: attr.ints([3]) } },
 ];
 
 for (const c of convCases) {

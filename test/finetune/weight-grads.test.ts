@@ -45,6 +45,47 @@ for (const [name, xDims, wDims, attrs] of convCases) {
   });
 }
 
+test('depthwise Conv: every weight-gradient form (GRAFT_DW) agrees with finite differences', async () => {
+  const cases: [number[], Record<string, Attribute>][] = [
+    [[2, 3, 6, 6], { group: attr.i(3), pads: attr.ints([1, 1, 1, 1]) }],
+    [[1, 4, 7, 7], { group: attr.i(4), strides: attr.ints([2, 2]), pads: attr.ints([0, 0, 1, 1]) }],
+    [[2, 2, 7, 6], { group: attr.i(2), dilations: attr.ints([2, 1]), pads: attr.ints([2, 1, 1, 0]) }],
+  ];
+  const saved = process.env.GRAFT_DW;
+  try {
+    for (const form of ['depthwise', 'depthwise-im2col', 'depthwise-tapsum', 'depthwise-conv']) {
+      process.env.GRAFT_DW = form;
+      for (const [xDims, attrs] of cases) {
+        const c = xDims[1];
+        await checkParams(randomFeed(rng, xDims), (b) => b.op('Conv', ['x', param(b, 'W', [c, 1, 3, 3])], attrs), ['W']);
+      }
+    }
+  } finally {
+    if (saved === undefined) delete process.env.GRAFT_DW;
+    else process.env.GRAFT_DW = saved;
+  }
+});
+
+test('ungrouped Conv: the per-tap and the im2col weight gradients (GRAFT_DW) agree with finite differences', async () => {
+  const cases: [number[], number[], Record<string, Attribute>][] = [
+    [[2, 3, 6, 6], [4, 3, 3, 3], { pads: attr.ints([1, 1, 1, 1]) }],
+    [[2, 2, 9, 8], [3, 2, 3, 2], { strides: attr.ints([2, 2]), pads: attr.ints([1, 0, 0, 1]), dilations: attr.ints([1, 2]) }],
+    [[1, 4, 6, 6], [5, 4, 1, 1], { strides: attr.ints([2, 2]) }],
+  ];
+  const saved = process.env.GRAFT_DW;
+  try {
+    for (const form of ['tapwise', 'im2col']) {
+      process.env.GRAFT_DW = form;
+      for (const [xDims, wDims, attrs] of cases) {
+        await checkParams(randomFeed(rng, xDims), (b) => b.op('Conv', ['x', param(b, 'W', wDims)], attrs), ['W']);
+      }
+    }
+  } finally {
+    if (saved === undefined) delete process.env.GRAFT_DW;
+    else process.env.GRAFT_DW = saved;
+  }
+});
+
 test('ConvTranspose stride 2, groups 1: d/dW and d/dB with the input frozen', async () => {
   const attrs = { strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]), output_padding: attr.ints([1, 1]) };
   await checkParams(randomFeed(rng, [2, 3, 4, 4]), (b) => b.op('ConvTranspose', ['x', param(b, 'W', [3, 2, 3, 3]), param(b, 'B', [2])], attrs), ['W', 'B']);
@@ -145,6 +186,23 @@ test('batch-statistics BatchNormalization (training from scratch): d/dx, d/dγ, 
   assert.equal(states.length, 1);
   assert.ok(!trainForm.graph.nodes.some((n) => n.opType === 'BatchNormalization'));
   await checkGradients(trainForm, { objective, wrt: ['x', 'gamma', 'beta'], feeds: { x: randomFeed(rng, [3, 2, 3, 3], -2, 2) } });
+  // The backward is the closed form (src/autodiff/batchstats.ts), not the ops differentiated one by one.
+  const backward = buildGradientModel(trainForm, { objective, wrt: ['x', 'gamma', 'beta'], inputShapes: { x: [3, 2, 3, 3] } }).model.graph.nodes;
+  assert.equal(backward.filter((n) => n.name.startsWith('bn_dX')).length, 1);
+  assert.ok(!backward.some((n) => n.opType === 'Neg'), 'the batch mean is not differentiated op by op');
+});
+
+test('batch-statistics BatchNormalization with the running statistics as outputs and only γ, β trained', async () => {
+  const { model, objective } = opGraph({ x: [4, 3, 2, 2] }, (b) => {
+    const bn = b.op('BatchNormalization', ['x', param(b, 'gamma', [3]), param(b, 'beta', [3]), param(b, 'mean', [3]), b.initializer(floatTensor('var', [3], [1, 2, 3]))]);
+    return b.op('Mul', [bn, bn]);
+  });
+  const { model: trainForm, states } = batchStatisticsForm(model, new Set(['gamma']));
+  const keepOutputs = states.flatMap((s) => [s.batchMean, s.batchVar]);
+  await checkGradients(trainForm, { objective, wrt: ['gamma', 'beta'], feeds: { x: randomFeed(rng, [4, 3, 2, 2], -2, 2) } });
+  const backward = buildGradientModel(trainForm, { objective, wrt: ['gamma', 'beta'], inputShapes: { x: [4, 3, 2, 2] }, keepOutputs }).model.graph;
+  assert.ok(!backward.nodes.some((n) => n.name.startsWith('bn_dX')), 'no input gradient when x is data');
+  assert.ok(keepOutputs.every((o) => backward.outputs.some((out) => out.name === o)));
 });
 
 test('the backward graph covers only the unfrozen part: training the head alone adds no convolution', () => {

@@ -15,7 +15,7 @@ interface BenchFlags extends ModelFlags {
 
 function print(r: BenchResult): void {
   console.log(`${r.what} ${r.model}: ${r.detail}`);
-  console.log(`  batch ${r.batch}, ${r.threads} thread(s), median of ${r.iterations} after ${r.warmup} warm-up: ${r.medianMs.toFixed(1)} ms/step, ${r.msPerImage.toFixed(2)} ms/image, ${r.imagesPerSecond.toFixed(1)} images/s (load average ${r.loadAverage.toFixed(2)})`);
+  console.log(`  batch ${r.batch}, ${r.threads} thread(s), median of ${r.iterations} after ${r.warmup} warm-up: ${r.medianMs.toFixed(1)} ms/step, ${r.msPerImage.toFixed(2)} ms/image, ${r.imagesPerSecond.toFixed(1)} images/s, ${r.cpuMsPerStep.toFixed(0)} CPU ms/step (load average ${r.loadAverage.toFixed(2)})`);
   if (!r.profile) return;
   console.log(`  onnxruntime kernel time ${r.profile.kernelMs.toFixed(1)} ms/run (${r.profile.file})`);
   for (const o of r.profile.ops.filter((op) => op.share >= 0.005)) {
