@@ -39,7 +39,7 @@ export class LogisticProblem {
 
   private constructor(private readonly session: Session, readonly n: number, readonly dim: number, readonly nClasses: number) {}
 
-  static async create(data: LogisticData, session: SessionOptions = {}): Promise<LogisticProblem> {
+  static async create(data: LogisticData, session: SessionOptions = { threads: headThreads() }): Promise<LogisticProblem> {
     const { x, y, n, dim, nClasses } = data;
     if (x.length !== n * dim) throw new GraftError('SHAPE', `logistic problem: ${x.length} feature values for ${n}×${dim}`);
     const onehot = new Float32Array(n * nClasses);
@@ -147,6 +147,16 @@ export class LogisticProblem {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/**
+ * Intra-op threads of the head's session: 1 unless GRAFT_THREADS says otherwise. Each run is two modest GEMMs
+ * between JavaScript L-BFGS steps; on the 2-core CI machine the warm Oxford run took 4.5–6.1 s wall with 1 thread,
+ * 5.8–7.3 s with 2 (spinning) and 6.4–7.3 s with 2 sleeping threads (same sitting): extra threads either spin
+ * against the JavaScript thread or wake too slowly for a ~10 ms run.
+ */
+export function headThreads(): number | undefined {
+  return Number(process.env.GRAFT_THREADS) > 0 ? undefined : 1;
 }
 
 /** Sample weights 1/|rows| on `rows`, 0 elsewhere. */
