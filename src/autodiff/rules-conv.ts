@@ -192,6 +192,20 @@ function depthwiseWeightGrad(b: GraphBuilder, x: string, dy: string, ys: number[
 }
 
 /**
+ * The convolution windows of every (image, channel) plane of `x` [N, C, …]: a Conv of each plane with constant
+ * one-hot kernels, one per tap, so onnxruntime's multithreaded im2col does the gathering. Shape [N·C, taps, …P].
+ */
+function im2colWindows(b: GraphBuilder, x: string, xs: number[], geo: ConvGeometry, name: string): string {
+  const { kernel } = geo;
+  const taps = tensorSize(kernel);
+  const onehot = new Float32Array(taps * taps);
+  for (let t = 0; t < taps; t++) onehot[t * taps + t] = 1;
+  const kern = b.initializer({ name: b.name('onehot_taps'), dtype: 'float32', dims: [taps, 1, ...kernel], data: onehot });
+  const planes = reshape(b, x, [xs[0] * xs[1], 1, ...xs.slice(2)]);
+  return b.op('Conv', [planes, kern], { kernel_shape: attr.ints(kernel), strides: attr.ints(geo.strides), dilations: attr.ints(geo.dilations), pads: attr.ints(geo.pads) }, `${name}_windows`);
+}
+
+/**
  * dW of a depthwise convolution for large maps: onnxruntime's own im2col. Each (image, channel) plane is one
  * single-channel image convolved with constant one-hot kernels, one per tap, which yields all tap windows
  * [N·C, taps, P] in one multithreaded Conv; a batched MatMul with dY [N·C, P, 1] and a sum over the batch give
@@ -203,11 +217,7 @@ function depthwiseIm2colWeightGrad(b: GraphBuilder, x: string, xs: number[], dy:
   const [n, c] = xs;
   const taps = tensorSize(kernel);
   const positions = tensorSize(ys.slice(2));
-  const onehot = new Float32Array(taps * taps);
-  for (let t = 0; t < taps; t++) onehot[t * taps + t] = 1;
-  const kern = b.initializer({ name: b.name('onehot_taps'), dtype: 'float32', dims: [taps, 1, ...kernel], data: onehot });
-  const planes = reshape(b, x, [n * c, 1, ...xs.slice(2)]);
-  const windows = b.op('Conv', [planes, kern], { kernel_shape: attr.ints(kernel), strides: attr.ints(geo.strides), dilations: attr.ints(geo.dilations), pads: attr.ints(geo.pads) }, `${name}_windows`);
+  const windows = im2colWindows(b, x, xs, geo, name);
   const perImage = b.op('MatMul', [reshape(b, windows, [n * c, taps, positions]), reshape(b, dy, [n * c, positions, 1])], {}, `${name}_taps`);
   return reshape(b, reduceSum(b, reshape(b, perImage, [n, c * taps]), [0], false), [c, 1, ...kernel]);
 }
@@ -240,11 +250,7 @@ function im2colWeightGrad(b: GraphBuilder, x: string, xs: number[], dy: string, 
   const cout = ys[1];
   const taps = tensorSize(kernel);
   const positions = tensorSize(ys.slice(2));
-  const onehot = new Float32Array(taps * taps);
-  for (let t = 0; t < taps; t++) onehot[t * taps + t] = 1;
-  const kern = b.initializer({ name: b.name('onehot_taps'), dtype: 'float32', dims: [taps, 1, ...kernel], data: onehot });
-  const planes = reshape(b, x, [n * cin, 1, ...xs.slice(2)]);
-  const windows = b.op('Conv', [planes, kern], { kernel_shape: attr.ints(kernel), strides: attr.ints(geo.strides), dilations: attr.ints(geo.dilations), pads: attr.ints(geo.pads) }, `${name}_windows`);
+  const windows = im2colWindows(b, x, xs, geo, name);
   const perImage = b.op('MatMul', [reshape(b, dy, [n, cout, positions]), transposeLast2(b, reshape(b, windows, [n, cin * taps, positions]), 3)], {}, `${name}_taps`);
   return reshape(b, reduceSum(b, perImage, [0], false), [cout, cin, ...kernel]);
 }
