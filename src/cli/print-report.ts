@@ -34,10 +34,10 @@ export function printRunReport(report: RunReport): void {
     s.trainedParameters ? `${s.trainedParameters.toLocaleString()} parameters` : '',
   ].filter(Boolean);
   if (used.length) lines.push(`used: ${used.join('; ')}`);
-  const search = s.search as { weightDecay?: number; cvFolds?: number; cvScores?: { weightDecay: number; loss: number }[]; fittedOn?: number } | undefined;
+  const search = s.search as { weightDecay?: number; cvFolds?: number; cvScores?: { weightDecay: number; loss: number }[]; fittedOn?: number; augment?: string } | undefined;
   if (search?.cvScores?.length) {
     const scores = search.cvScores.map((c) => `${c.weightDecay}: ${c.loss.toFixed(3)}`).join(', ');
-    lines.push(`selected: weight decay ${search.weightDecay} by ${search.cvFolds}-fold CV (held-out log loss ${scores}); refit on ${search.fittedOn} images${s.regularisation?.augment === 'flip' ? ' + mirror images' : ''}${s.tta && s.tta !== 'none' ? `; TTA ${s.tta}` : ''}`);
+    lines.push(`selected: weight decay ${search.weightDecay} by ${search.cvFolds}-fold CV (held-out log loss ${scores}); refit on ${search.fittedOn} images${(search.augment ?? s.regularisation?.augment) === 'flip' ? ' + mirror images' : ''}${s.tta && s.tta !== 'none' ? `; TTA ${s.tta}` : ''}`);
   }
   if (report.skipped.length) lines.push(`skipped ${report.skipped.length} file(s): ${report.skipped.slice(0, 5).map((f) => `${f.path} (${f.reason})`).join('; ')}`);
   const t = report.timing;

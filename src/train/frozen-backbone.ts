@@ -152,7 +152,7 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
       // A full-batch solve has iterations (in `search`), not epochs.
       epochs: trained.history.length ? { run: trained.summary.epochs, best: trained.summary.bestEpoch, refit: trained.refit?.epochs } : undefined,
       refit: trained.refit,
-      search: { solver: sel.solver, weightDecay: sel.weightDecay, cvFolds: sel.cvFolds, cvScores: sel.cvScores, selectedOn: sel.selectedOn, fittedOn: sel.fittedOn, iterations: sel.iterations, evaluations: sel.evaluations },
+      search: { solver: sel.solver, weightDecay: sel.weightDecay, cvFolds: sel.cvFolds, cvScores: sel.cvScores, selectedOn: sel.selectedOn, fittedOn: sel.fittedOn, augment: sel.augment, iterations: sel.iterations, evaluations: sel.evaluations },
       tta,
       seed,
     },

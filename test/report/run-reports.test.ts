@@ -121,6 +121,8 @@ test('graft train (frozen head): val and test, top losses, skipped file with its
   // With fewer than 100 images per class the linear head also trains on mirror images ('auto' augmentation),
   // so each readable image is extracted twice: as it is and mirrored.
   assert.equal(report.selected.regularisation?.augment, 'flip');
+  assert.equal((report.selected.search as { augment?: string } | undefined)?.augment, 'flip', 'search says the head fit used mirror rows');
+  assert.match(stdout, /refit on \d+ images \+ mirror images/);
   assert.equal(report.timing.extractedImages, 2 * images, 'every readable image extracted once, and once mirrored');
   assert.equal(report.timing.cachedImages, 0, 'nothing cached on the first run, and never a negative count');
   for (const f of ['model.onnx', 'curves.png', 'confusion.png', 'top-losses.png']) assert.ok(fs.existsSync(path.join(out, f)), f);
