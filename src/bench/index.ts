@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { GraftModel } from '../models/load.js';
 import { defaultThreads } from '../runtime/session.js';
 import { GraftError } from '../util/errors.js';
+import { headThreads } from '../train/logistic.js';
 import { BENCH_KINDS, extractCase, forwardCase, headCase, inputGradCase, trainStepCase, type BenchCase, type BenchKind } from './cases.js';
 import { summariseProfile, type Profile } from './profile.js';
 
@@ -61,7 +62,8 @@ export async function benchmark(m: GraftModel, opts: BenchOptions): Promise<Benc
   const what = opts.what;
   if (!(BENCH_KINDS as readonly string[]).includes(what)) throw new GraftError('BAD_ARGUMENT', `bench: unknown kind "${what}"; choose one of ${BENCH_KINDS.join(', ')}`);
   const batch = opts.batch ?? (what === 'head' ? 719 : what === 'train-step' ? 16 : 1);
-  const threads = opts.threads ?? defaultThreads();
+  // `head` defaults to the threads graft train gives its head's session (headThreads), so it times the same thing.
+  const threads = opts.threads ?? (what === 'head' ? headThreads() ?? defaultThreads() : defaultThreads());
   const warmup = opts.warmup ?? 1;
   const iterations = opts.iterations ?? 5;
   for (const [name, v, min] of [['batch', batch, 1], ['threads', threads, 1], ['warmup', warmup, 0], ['iterations', iterations, 1]] as const) {

@@ -28,7 +28,7 @@ export function register(program: Command): void {
     program.command('bench <what>').description(`time ${BENCH_KINDS.join(' | ')} on this machine (random inputs; median of timed runs)`),
   )
     .option('--batch <n>', 'images per step (default: 16 for train-step, 719 labelled images for head, as the Oxford pets, else 1)')
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: GRAFT_THREADS or all cores)')
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: GRAFT_THREADS, else all cores; head: 1, as graft train)')
     .option('--warmup <n>', 'untimed runs first', '1')
     .option('--iterations <n>', 'timed runs (the median is reported)', '5')
     .option('--batch-norm <mode>', 'train-step: batch | frozen (default: batch with --random-weights, else frozen)')
