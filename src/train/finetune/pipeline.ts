@@ -70,12 +70,9 @@ export async function trainEndToEnd(dataset: string | undefined, opts: PipelineO
     const frozenOut = path.join(opts.out, 'frozen');
     // Fine-tuning selects its epochs on a held-out split, so the head it starts from uses the same split (trainClassifier's
     // own default holds nothing out) and is fitted on the same training images.
-    const frozen = await trainClassifier(dataset!, {
-      ...opts.head, model: opts.model, tap: opts.tap, pooling: opts.pooling, seed: opts.seed, val: opts.val ?? DEFAULT_VAL_FRACTION, refit: false, target: opts.target,
-      out: frozenOut, plots: false, progress: opts.progress, log: opts.log, command: opts.command, signal: opts.signal,
-    });
+    const frozen = await headOnBackbone(dataset!, opts.model, { ...opts, val: opts.val ?? DEFAULT_VAL_FRACTION }, frozenOut, { refit: false });
     // The baseline on test: `graft train`'s own head on the frozen backbone (the call that re-fits the head on the fine-tuned one).
-    const baseline = frozen.test ? await finalHead(dataset!, opts.model!, opts, path.join(opts.out, 'baseline')) : undefined;
+    const baseline = frozen.test ? await headOnBackbone(dataset!, opts.model, opts, path.join(opts.out, 'baseline')) : undefined;
     if (baseline?.test) opts.log?.(`frozen baseline (graft train's head on the frozen backbone): test accuracy ${(baseline.test.accuracy * 100).toFixed(2)}%`);
     const stage: FrozenStage = {
       frozen: { val: frozen.val, test: baseline?.test }, selected: frozen.selected,
@@ -95,7 +92,7 @@ export async function trainEndToEnd(dataset: string | undefined, opts: PipelineO
     const random = /^random:[^:]+:(\d+)$/.exec(r.model!.source);
     const base = opts.model ?? await loadModel(r.model!.id, random ? { randomWeights: true, seed: Number(random[1]) } : { progress: opts.progress });
     const same = { ...opts, head: (r.extra.headOptions ?? {}) as PipelineOptions['head'], tap: r.tap, pooling: r.pooling, val: r.val ?? undefined, seed: r.seed, target: r.target ?? undefined };
-    refit = await finalHead(r.dataset, fineTunedBackbone(base, result.model), same, path.join(opts.out, 'head'));
+    refit = await headOnBackbone(r.dataset, fineTunedBackbone(base, result.model), same, path.join(opts.out, 'head'));
     opts.log?.(`head re-fitted on the fine-tuned features: test ${(refit.test!.accuracy * 100).toFixed(2)}% (end-to-end head ${(result.test!.accuracy * 100).toFixed(2)}%, frozen baseline ${(stage.frozen.test!.accuracy * 100).toFixed(2)}%) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const model = readModel(refit.files.model!);
     result.model = { ...model, metadata: { ...model.metadata, 'graft.fine_tuned': result.model.metadata['graft.fine_tuned'] } };
@@ -114,13 +111,14 @@ export async function trainEndToEnd(dataset: string | undefined, opts: PipelineO
 }
 
 /**
- * The head of the exported fine-tuned model and of the test baseline: `graft train`'s default head (for a linear head:
- * weight decay by cross-validation, then fitted on every labelled non-test image and its mirror image) on `model`'s
- * features. The same call on the frozen and on the fine-tuned backbone keeps the test comparison apples to apples.
+ * `graft train`'s head (the run's head options) on `model`'s features, written to `out`. Used for the start head
+ * (with a validation split, not refitted), and for the test baseline and the exported head (for a linear head: weight
+ * decay by cross-validation, then fitted on every labelled non-test image and its mirror image): the same call on the
+ * frozen and on the fine-tuned backbone keeps the test comparison apples to apples.
  */
-function finalHead(dataset: string, model: GraftModel, opts: PipelineOptions, out: string): Promise<TrainReport> {
+function headOnBackbone(dataset: string, model: GraftModel | undefined, opts: PipelineOptions, out: string, extra: Pick<TrainOptions, 'refit'> = {}): Promise<TrainReport> {
   return trainClassifier(dataset, {
-    ...opts.head, model, tap: opts.tap, pooling: opts.pooling, seed: opts.seed, val: opts.val, target: opts.target,
+    ...opts.head, model, tap: opts.tap, pooling: opts.pooling, seed: opts.seed, val: opts.val, target: opts.target, ...extra,
     out, plots: false, progress: opts.progress, log: opts.log, command: opts.command, signal: opts.signal,
   });
 }
