@@ -97,7 +97,7 @@ export function classifierModel(parts: ExportPart[], head: DenseHead, info: Expo
       'graft.format': 'classifier/1',
       'graft.labels': JSON.stringify(info.labels),
       'graft.preprocess': JSON.stringify(rawPixelPreprocess(first)),
-      'graft.input': JSON.stringify({ name: PIXELS_INPUT, layout: 'NHWC', channels: 'RGB', range: [0, 255], size: first.size, resize: first.resize, resizeTo: first.resizeTo ?? null }),
+      'graft.input': pixelInputInfo(first),
       'graft.output': 'probabilities',
       'graft.output_name': 'probabilities',
       'graft.backbone': JSON.stringify(backbones.length === 1 ? { id: backbones[0].id, hash: backbones[0].hash, tap: info.tap } : backbones.map(({ id, hash, tap }) => ({ id, hash, tap }))),
@@ -108,6 +108,11 @@ export function classifierModel(parts: ExportPart[], head: DenseHead, info: Expo
       ...info.extra,
     },
   };
+}
+
+/** `graft.input` metadata: how to feed the exported `pixels` input (resizing and cropping stay outside the graph). */
+function pixelInputInfo(pre: Preprocess): string {
+  return JSON.stringify({ name: PIXELS_INPUT, layout: 'NHWC', channels: 'RGB', range: [0, 255], size: pre.size, resize: pre.resize, resizeTo: pre.resizeTo ?? null });
 }
 
 /** Raw NHWC RGB 0–255 `pixels` → the network's own input: channel order, value = (pixel/255 − mean[c]) / std[c], layout. */
@@ -126,11 +131,11 @@ function normaliseFromPixels(b: GraphBuilder, pixels: string, pre: Preprocess, p
  * Its metadata's `graft.preprocess` says which normalisation; `graft.network_preprocess` keeps it.
  */
 export function withPixelInput(model: Model): Model {
-  const meta = model.metadata ?? {};
-  if (!meta['graft.preprocess']) throw new GraftError('BAD_ARGUMENT', 'export: the model has no graft.preprocess metadata to build its pixel input from');
-  const pre = JSON.parse(meta['graft.preprocess']) as Preprocess;
   const [input] = model.graph.inputs;
   if (input.name === PIXELS_INPUT) return model;
+  const meta = model.metadata;
+  if (!meta['graft.preprocess']) throw new GraftError('BAD_ARGUMENT', 'export: the model has no graft.preprocess metadata to build its pixel input from');
+  const pre = JSON.parse(meta['graft.preprocess']) as Preprocess;
   const graph: Graph = { ...model.graph, nodes: [], initializers: new Map(model.graph.initializers), inputs: [], valueInfo: [...model.graph.valueInfo] };
   const b = new GraphBuilder(graph);
   for (const n of model.graph.nodes) {
@@ -149,7 +154,7 @@ export function withPixelInput(model: Model): Model {
       ...meta,
       'graft.preprocess': JSON.stringify(rawPixelPreprocess(pre)),
       'graft.network_preprocess': JSON.stringify(pre),
-      'graft.input': JSON.stringify({ name: PIXELS_INPUT, layout: 'NHWC', channels: 'RGB', range: [0, 255], size: pre.size, resize: pre.resize, resizeTo: pre.resizeTo ?? null }),
+      'graft.input': pixelInputInfo(pre),
     },
   };
 }
