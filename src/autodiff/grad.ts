@@ -80,6 +80,12 @@ export function buildGradientModel(model: Model, opts: GradientOptions): Gradien
     return contributions.get(t)![0];
   };
   const objShape = shape(objective);
+  /** Adds one term to the gradient of `t` (summed when gradOf(t) is first asked for). */
+  const contribute = (t: string, d: string) => {
+    const list = contributions.get(t);
+    if (list) list.push(d);
+    else contributions.set(t, [d]);
+  };
   contributions.set(objective, [filled(b, objShape, 1)]);
 
   for (const node of nodesToObjective(order, objective, active).reverse()) {
@@ -91,10 +97,7 @@ export function buildGradientModel(model: Model, opts: GradientOptions): Gradien
       const grads = batchStatisticsGrad(b, fused, dy[0], shape(fused.x), { x: active.has(fused.x), scale: active.has(fused.scale), bias: active.has(fused.bias) });
       for (const [input, d] of [[fused.x, grads.x], [fused.scale, grads.scale], [fused.bias, grads.bias]] as const) {
         if (!d) continue;
-        const g1 = input === fused.x ? d : unbroadcast(b, d, keptShape, shape(input));
-        const list = contributions.get(input);
-        if (list) list.push(g1);
-        else contributions.set(input, [g1]);
+        contribute(input, input === fused.x ? d : unbroadcast(b, d, keptShape, shape(input)));
       }
       continue;
     }
@@ -110,9 +113,7 @@ export function buildGradientModel(model: Model, opts: GradientOptions): Gradien
     node.inputs.forEach((input, k) => {
       const d = dx[k];
       if (!needs[k] || !d) return;
-      const list = contributions.get(input);
-      if (list) list.push(d);
-      else contributions.set(input, [d]);
+      contribute(input, d);
     });
   }
 
