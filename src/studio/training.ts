@@ -50,7 +50,8 @@ export async function trainJob(ws: Workspace, project: string, req: TrainRequest
       const model = await loadModel(backbone, { progress: ctx.progress });
       if (req.fineTune) {
         const report = await trainEndToEnd(dataDir, {
-          out, model, epochs: req.fineTuneEpochs, head: { head: req.head, epochs: req.epochs },
+          // The page's "fine-tune the last block": quick enough to watch (the CLI default trains every block, 8 epochs).
+          out, model, epochs: req.fineTuneEpochs, head: { head: req.head, epochs: req.epochs }, unfreeze: { blocks: 1 }, lr: 1e-4, labelSmoothing: 0,
           signal: ctx.signal, progress: ctx.progress, log, onEpoch,
         });
         if (report.interrupted) throw new Error('cancelled');

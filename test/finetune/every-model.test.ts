@@ -1,8 +1,8 @@
 /**
  * Every registry model and every kind of imported classifier (Teachable Machine TF.js export, an ONNX file with
  * its batch fixed at 1) predicts at batch 1, 3 and 32, works as a feature extractor, and fine-tunes its last
- * block (the int8 model refuses clearly). Architectures without weights here are built with random weights at
- * 32 px so the whole matrix stays small.
+ * block and (the default) every layer; the int8 model refuses clearly. Architectures without weights here are built
+ * with random weights at 32 px so the whole matrix stays small.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -84,10 +84,12 @@ for (const c of cases) {
     const m = await c.load();
     const backbone = backboneAt(m, 'features');
     const nClasses = m.labels.length;
+    let featureSpread = 0;
     const predict = await Session.create(m.model);
     const features = await Session.create(backbone.model);
     try {
       const first: Float32Array[] = [];
+      // How far apart two different inputs' features are (random-weight EfficientNet at 32 px: ~1e-14, so no gradient reaches its stem).
       for (const batch of [1, 3, 32]) {
         const dims = batchDims(batch, m.preprocess);
         const x = Float32Array.from({ length: dims.reduce((a, d) => a * d, 1) }, (_, i) => Math.sin(i * 0.013) * 1.5);
@@ -96,6 +98,7 @@ for (const c of cases) {
         const f = (await features.run({ [m.inputName]: float32(x, dims) }, [backbone.output]))[backbone.output];
         assert.deepEqual([...f.dims], [batch, backbone.dim]);
         assert.ok(asFloat32(f).every(Number.isFinite));
+        if (batch === 3) featureSpread = asFloat32(f).slice(0, backbone.dim).reduce((a, v, j) => Math.max(a, Math.abs(v - asFloat32(f)[backbone.dim + j])), 0);
         first.push(asFloat32(out).slice(0, nClasses));
       }
       // The same first image gives the same scores whatever the batch size (int8 kernels may round differently).
@@ -108,7 +111,8 @@ for (const c of cases) {
     dataset ??= await syntheticDataset({ train: 5, validation: 3 });
     const head = createHead({ kind: 'linear', inputDim: backbone.dim, nClasses: 2, hidden: [], dropout: 0 }, 1);
     // Batch 4 over 10 images: two full steps and a short one (filled up by the loop).
-    const run = fineTune({ model: m, head, dataset, unfreeze: { blocks: 1 }, epochs: 1, batchSize: 4, lr: 1e-3, seed: 2, augment: false });
+    // keepStart: false exports the trained epoch even where one epoch of this tiny task does not beat the start on validation.
+    const run = fineTune({ model: m, head, dataset, unfreeze: { blocks: 1 }, epochs: 1, batchSize: 4, lr: 1e-3, seed: 2, augment: false, keepStart: false });
     if (!c.lastBlock) {
       await assert.rejects(run, (e: Error & { code?: string }) => e.code === 'UNSUPPORTED_OP' && /cannot be fine-tuned/.test(e.message));
       return;
@@ -121,5 +125,15 @@ for (const c of cases) {
     const before = m.model.graph.initializers.get(trainedParam)!.data as Float32Array;
     const after_ = r.model.graph.initializers.get(trainedParam)!.data as Float32Array;
     assert.ok(before.some((v, i) => v !== after_[i]), `${c.name}: ${trainedParam} of the unfrozen block changed`);
+
+    // The default (FINE_TUNE_DEFAULTS.unfreeze): every backbone layer trains, down to the first convolution.
+    const all = await fineTune({ model: m, head, dataset, epochs: 1, batchSize: 4, lr: 1e-3, seed: 2, augment: false, keepStart: false });
+    assert.ok(Number.isFinite(all.history[0].trainLoss), `${c.name}: all-layer loss ${JSON.stringify(all.history[0])}`);
+    const firstConv = m.model.graph.nodes.find((n) => n.opType === 'Conv')!;
+    assert.ok(all.trained.layers.includes(firstConv.name), `${c.name}: the first conv ${firstConv.name} trains by default`);
+    const w0 = m.model.graph.initializers.get(firstConv.inputs[1])!.data as Float32Array;
+    const w1 = all.model.graph.initializers.get(firstConv.inputs[1])!.data as Float32Array;
+    if (featureSpread > 1e-6) assert.ok(w0.some((v, i) => v !== w1[i]), `${c.name}: the first conv's weights changed`);
+    else t.diagnostic(`${c.name}: features do not depend on the input (spread ${featureSpread.toExponential(1)}), so its stem gets no gradient to check`);
   });
 }

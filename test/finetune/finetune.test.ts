@@ -4,9 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildArchitecture } from '../../src/models/builders/index.js';
-import type { GraftModel } from '../../src/models/load.js';
 import { loadModel } from '../../src/models/load.js';
-import { PREPROCESS_TORCH } from '../../src/image/preprocess.js';
 import { createHead } from '../../src/train/heads.js';
 import type { Model } from '../../src/onnx/types.js';
 import { Session, asFloat32, float32 } from '../../src/runtime/session.js';
@@ -18,20 +16,10 @@ import { readModel } from '../../src/onnx/codec.js';
 import { withValues } from '../../src/train/finetune/network.js';
 import type { ProgressSink } from '../../src/util/progress.js';
 import { sharedModels } from '../helpers/paths.js';
-import { SYNTHETIC_CLASSES, syntheticDataset } from './synthetic.js';
+import { SYNTHETIC_CLASSES, syntheticDataset, tinyBackbone } from './synthetic.js';
 
 // One intra-op thread: onnxruntime's reductions then run in a fixed order, so reruns are bit-identical.
 process.env.GRAFT_THREADS = '1';
-
-/** A "pretrained" backbone: the scratch CNN builder at 32 px with fixed random weights. */
-function tinyBackbone(): GraftModel {
-  const built = buildArchitecture('scratch_cnn', { classes: 10, seed: 3, inputSize: 32 });
-  return {
-    id: 'tiny', source: 'test', model: built.model, inputName: built.inputName, outputName: built.outputName, output: 'logits',
-    preprocess: { ...PREPROCESS_TORCH, size: [32, 32], resizeTo: undefined }, labels: [], hash: 'tiny',
-    taps: { ...built.taps, features: built.featureTap, lastConv: built.lastConvTap },
-  };
-}
 
 const initial = (m: Model, name: string) => m.graph.initializers.get(name)!.data as Float32Array;
 const same = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.prototype.every.call(a, (v: number, i: number) => Object.is(v, b[i]));
@@ -82,6 +70,23 @@ test('fineTune: head + last block train, everything else is bit-identical; the e
   const correct = val.filter((v, i) => (probs[2 * i + 1] > probs[2 * i] ? 1 : 0) === v.label).length;
   assert.equal(correct / val.length, r.val!.accuracy);
   await session.release();
+});
+
+test('fineTune: the start weights are epoch 0 of the selection; an epoch that does worse on validation never replaces them', async () => {
+  const root = await syntheticDataset({ train: 16, validation: 6 });
+  const model = tinyBackbone();
+  const head = createHead({ kind: 'linear', inputDim: 128, nClasses: 2, hidden: [], dropout: 0 }, 1);
+  const lines: string[] = [];
+  // A learning rate this large wrecks the network in one step: no epoch can beat where it started.
+  const r = await fineTune({ model, head, dataset: root, unfreeze: { blocks: 1 }, epochs: 2, batchSize: 8, lr: 1e4, seed: 5, augment: false, log: (l) => lines.push(l) });
+  assert.equal(r.history.length, 2);
+  assert.ok(r.history.every((row) => row.valLoss! > 10), JSON.stringify(r.history));
+  assert.equal(r.bestEpoch, 0);
+  assert.ok(lines.some((l) => /^start weights: val acc/.test(l)) && lines.some((l) => /no epoch beat the start weights/.test(l)), lines.join('\n'));
+  const out = r.model.graph.initializers;
+  assert.ok(same(out.get('features.3.conv.weight')!.data as Float32Array, initial(model.model, 'features.3.conv.weight')), 'backbone as loaded');
+  assert.ok(same(out.get('head.fc0.weight')!.data as Float32Array, head.parameters()[0].data), 'head as it started');
+  assert.ok(r.val!.loss < 10, `val of the kept start weights: ${r.val!.loss}`);
 });
 
 /** A progress sink that aborts once the named task reaches `step`. */

@@ -4,6 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { Rng } from '../../src/util/rng.js';
+import { buildArchitecture } from '../../src/models/builders/index.js';
+import type { GraftModel } from '../../src/models/load.js';
+import { PREPROCESS_TORCH } from '../../src/image/preprocess.js';
 
 export const SYNTHETIC_CLASSES = ['horizontal', 'vertical'];
 
@@ -32,4 +35,14 @@ export async function syntheticDataset(perClass: { train: number; validation: nu
     }
   }
   return root;
+}
+
+/** A "pretrained" backbone: the scratch CNN builder at 32 px with fixed random weights. */
+export function tinyBackbone(): GraftModel {
+  const built = buildArchitecture('scratch_cnn', { classes: 10, seed: 3, inputSize: 32 });
+  return {
+    id: 'tiny', source: 'test', model: built.model, inputName: built.inputName, outputName: built.outputName, output: 'logits',
+    preprocess: { ...PREPROCESS_TORCH, size: [32, 32], resizeTo: undefined }, labels: [], hash: 'tiny',
+    taps: { ...built.taps, features: built.featureTap, lastConv: built.lastConvTap },
+  };
 }

@@ -54,7 +54,7 @@ export async function runEndToEnd(dataset: string, f: Flags, cmd: Command): Prom
       architecture: scratch ? f.model ?? 'scratch_cnn' : undefined,
       inputSize: f.inputSize ? intOption(f.inputSize, '--input-size') : undefined,
       tap: f.tap, pooling: f.pooling as Pooling,
-      unfreeze: f.unfreeze ? { layer: f.unfreeze } : { blocks: intOption(f.unfreezeBlocks, '--unfreeze-blocks') },
+      unfreeze: f.unfreeze ? { layer: f.unfreeze } : f.unfreezeBlocks === 'all' ? { all: true } : { blocks: intOption(f.unfreezeBlocks, '--unfreeze-blocks') },
       backboneLrMult: numberOption(f.backboneLrMult, '--backbone-lr-mult'),
       head: {
         epochs: intOption(f.epochsHead, '--epochs-head'), head: f.head as HeadKind, standardize: f.standardize,

@@ -43,6 +43,11 @@ export interface LoopOptions {
   checkpointDir?: string;
   /** Continue from checkpointDir's checkpoint (it must exist and match `request`). */
   resume?: boolean;
+  /**
+   * The starting weights are validated too and kept (best epoch 0) unless an epoch beats them: fine-tuning starts
+   * from a trained head, and on a small validation split a noisy run should not end worse than where it began.
+   */
+  startCompetes?: boolean;
   /** JSON identifying the run; stored in checkpoints and compared on resume (except its `extra` member). */
   request: Record<string, unknown>;
   /** When aborted, the in-flight step finishes, a checkpoint is written and the loop returns `interrupted`. */
@@ -54,7 +59,10 @@ export interface LoopOptions {
 
 export interface LoopResult {
   history: EpochRow[];
-  /** 1-based epoch whose weights are kept: highest val accuracy, ties broken by lower val loss (last epoch without validation). */
+  /**
+   * 1-based epoch whose weights are kept: highest val accuracy, ties broken by lower val loss (last epoch without
+   * validation); 0 when `startCompetes` and no epoch beat the starting weights.
+   */
   bestEpoch: number;
   /** Parameter (and running-statistic) values of the best epoch. */
   best: Map<string, Float32Array>;
@@ -100,6 +108,12 @@ export async function trainLoop(net: TrainableNetwork, opts: LoopOptions): Promi
     log(`resuming from ${opts.checkpointDir}: ${state.epoch} epoch(s) done${state.step ? ` + ${state.step} step(s) of epoch ${state.epoch + 1}` : ''}`);
   } else {
     state = { history: [], epoch: 0, step: 0, partial: emptyProgress(), valRows: [], best: BestModel.initial(step.values) };
+    if (opts.startCompetes && opts.val.length) {
+      const ev = await evaluate(forward, net, opts.val, opts.nClasses, opts.batchSize, step.feeds(), opts.progress, 'validate the start');
+      state.best.consider(0, step.values, ev);
+      state.valRows = ev.rows;
+      log(`start weights: val acc ${ev.accuracy.toFixed(4)}  val loss ${ev.loss.toFixed(4)} (kept unless an epoch beats them)`);
+    }
   }
   const setupSeconds = (Date.now() - setupStarted) / 1000;
   log(`training graph ready in ${setupSeconds.toFixed(1)} s: ${step.params.length} parameter tensors (${step.params.reduce((a, n) => a + step.values.get(n)!.length, 0).toLocaleString()} values) in ${net.groups.length} group(s), ${stepsPerEpoch} steps/epoch`);
@@ -124,6 +138,7 @@ export async function trainLoop(net: TrainableNetwork, opts: LoopOptions): Promi
     await forward.release();
   }
   const { timer } = run;
+  if (opts.startCompetes && state.best.epoch === 0 && !interrupted && opts.val.length) log('no epoch beat the start weights on validation: they are kept');
   return {
     history: state.history, bestEpoch: state.best.epoch, best: state.best.values, bestValLogits: state.best.valLogits, valRows: state.valRows, interrupted,
     timing: {
