@@ -35,8 +35,7 @@ export const LR_FIND_DEFAULTS = { startLr: 1e-7, endLr: 10, steps: 100, batchSiz
 
 export function lrFind(head: DenseHead, data: FeatureSet, opts: LrFindOptions = {}): LrFindResult {
   const o = { ...LR_FIND_DEFAULTS, ...opts };
-  if (!(o.startLr > 0 && o.endLr > o.startLr)) throw new GraftError('BAD_ARGUMENT', `lr-find: need 0 < start lr (${o.startLr}) < end lr (${o.endLr})`);
-  if (!Number.isInteger(o.steps) || o.steps < 5) throw new GraftError('BAD_ARGUMENT', `lr-find: steps ${o.steps} must be an integer ≥ 5`);
+  const sweep = new RangeTest(o);
   if (data.n < 1) throw new GraftError('DATASET', 'lr-find: no training images');
   const rng = new Rng(o.seed);
   const params = head.parameters().map((p) => p.data);
@@ -45,13 +44,7 @@ export function lrFind(head: DenseHead, data: FeatureSet, opts: LrFindOptions = 
   const batch = Math.min(o.batchSize, data.n);
   const xb = new Float32Array(batch * data.dim);
   const yb = new Int32Array(batch);
-  const ratio = Math.pow(o.endLr / o.startLr, 1 / (o.steps - 1));
-  const points: LrFindResult['points'] = [];
-  let avg = 0;
-  let best = Infinity;
-  let stoppedEarly = false;
   for (let s = 0; s < o.steps; s++) {
-    const lr = o.startLr * Math.pow(ratio, s);
     for (let r = 0; r < batch; r++) {
       const i = rng.int(data.n);
       xb.set(data.x.subarray(i * data.dim, (i + 1) * data.dim), r * data.dim);
@@ -59,25 +52,69 @@ export function lrFind(head: DenseHead, data: FeatureSet, opts: LrFindOptions = 
     }
     const pass = head.forwardTrain(xb, batch, rng);
     const { loss, grad } = softmaxCrossEntropy(pass.logits, yb, k);
-    if (!Number.isFinite(loss)) { stoppedEarly = true; break; }
-    avg = 0.98 * avg + 0.02 * loss;
-    const smoothed = avg / (1 - Math.pow(0.98, s + 1));
-    points.push({ lr, loss, smoothed });
-    best = Math.min(best, smoothed);
-    if (s > 0 && smoothed > o.divergeFactor * best) { stoppedEarly = s + 1 < o.steps; break; }
-    optimizer.step(params, head.backward(pass, grad), lr);
+    if (!sweep.record(s, loss)) break;
+    optimizer.step(params, head.backward(pass, grad), sweep.lr(s));
   }
-  return { points, ...suggest(points), stoppedEarly };
+  return sweep.result();
 }
 
-/** Steepest descent of the smoothed loss against log lr (central differences), ignoring the exploding tail. */
+/**
+ * The bookkeeping of a range test, whatever trains: the learning rate of step s grows geometrically from startLr
+ * to endLr over `steps`; `record` takes the loss measured at step s (before its update) and says whether to go on
+ * (false once the loss is not finite or the smoothed loss exceeds divergeFactor × its best).
+ */
+export class RangeTest {
+  readonly points: LrFindResult['points'] = [];
+  private readonly ratio: number;
+  private avg = 0;
+  private best = Infinity;
+  private stoppedEarly = false;
+
+  constructor(private readonly o: Required<Pick<LrFindOptions, 'startLr' | 'endLr' | 'steps' | 'divergeFactor'>>) {
+    if (!(o.startLr > 0 && o.endLr > o.startLr)) throw new GraftError('BAD_ARGUMENT', `lr-find: need 0 < start lr (${o.startLr}) < end lr (${o.endLr})`);
+    if (!Number.isInteger(o.steps) || o.steps < 5) throw new GraftError('BAD_ARGUMENT', `lr-find: steps ${o.steps} must be an integer ≥ 5`);
+    this.ratio = Math.pow(o.endLr / o.startLr, 1 / (o.steps - 1));
+  }
+
+  /** Learning rate of step `s` (0-based). */
+  lr(s: number): number {
+    return this.o.startLr * Math.pow(this.ratio, s);
+  }
+
+  record(s: number, loss: number): boolean {
+    if (!Number.isFinite(loss)) {
+      this.stoppedEarly = true;
+      return false;
+    }
+    this.avg = 0.98 * this.avg + 0.02 * loss;
+    const smoothed = this.avg / (1 - Math.pow(0.98, s + 1));
+    this.points.push({ lr: this.lr(s), loss, smoothed });
+    this.best = Math.min(this.best, smoothed);
+    if (s > 0 && smoothed > this.o.divergeFactor * this.best) {
+      this.stoppedEarly = s + 1 < this.o.steps;
+      return false;
+    }
+    return true;
+  }
+
+  result(): LrFindResult {
+    return { points: this.points, ...suggest(this.points), stoppedEarly: this.stoppedEarly };
+  }
+}
+
+/**
+ * Steepest descent of the smoothed loss against log lr (central differences), ignoring the exploding tail and, as
+ * fastai does, the first tenth of the sweep: there the bias-corrected average rests on a few batches, and a fine-tune
+ * that starts from a fitted head shows only its noise.
+ */
 export function suggest(points: LrFindResult['points']): { suggested: number; minimum: number } {
   if (points.length < 3) throw new GraftError('RUNTIME', `lr-find: only ${points.length} steps before the loss diverged; lower the start lr`);
   let minAt = 0;
   points.forEach((p, i) => { if (p.smoothed < points[minAt].smoothed) minAt = i; });
-  let steepest = 1;
+  const skip = Math.max(1, Math.min(Math.floor(points.length / 10), minAt - 1));
+  let steepest = skip;
   let slope = Infinity;
-  for (let i = 1; i < Math.max(2, minAt); i++) {
+  for (let i = skip; i < Math.max(skip + 1, minAt); i++) {
     const d = (points[i + 1].smoothed - points[i - 1].smoothed) / Math.log(points[i + 1].lr / points[i - 1].lr);
     if (d < slope) { slope = d; steepest = i; }
   }

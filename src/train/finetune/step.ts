@@ -20,7 +20,8 @@ export interface StepOptions {
   weightDecay?: number;
   /** Base learning rate; each group uses lr × its lrMult × the schedule's factor. */
   lr: number;
-  schedule: string;
+  /** A parseSchedule spec, or the factor of each step itself (the range test's geometric sweep). */
+  schedule: string | LrSchedule;
   totalSteps: number;
 }
 
@@ -57,7 +58,7 @@ export class TrainingStep {
     const fedNames = [...params, ...states.flatMap((s) => [s.runningMean, s.runningVar])];
     const values = new Map(fedNames.map((name) => [name, Float32Array.from(net.model.graph.initializers.get(name)!.data as Float32Array)]));
     const optimizers = net.groups.map(() => createOptimizer(opts.optimizer, { momentum: opts.momentum, weightDecay: opts.weightDecay }));
-    return new TrainingStep(net, opts, runner, states, perChannelCount, parseSchedule(opts.schedule), params, fedNames, values, optimizers);
+    return new TrainingStep(net, opts, runner, states, perChannelCount, typeof opts.schedule === 'string' ? parseSchedule(opts.schedule) : opts.schedule, params, fedNames, values, optimizers);
   }
 
   /** Current values of `names` as runtime tensors (they share memory with `values`). */
