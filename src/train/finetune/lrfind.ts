@@ -110,7 +110,7 @@ export async function lrFindFineTune(datasetRoot: string, opts: FineTuneLrFindOp
   return { ...result, model: model.id, images: train.length, blocks: selection.blocks, backboneLrMult: mult, plot: opts.out };
 }
 
-/** fine-tuning's first stage: graft train's own (cross-validated) head on the frozen features, read back from its export. */
+/** Fine-tuning's first stage: graft train's own (cross-validated) head on the frozen features, read back from its export. */
 async function startHead(datasetRoot: string, model: GraftModel, seed: number, opts: FineTuneLrFindOptions, log: (line: string) => void) {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-lr-find-'));
   try {
