@@ -4,6 +4,7 @@ import { loadModel, type GraftModel } from '../models/load.js';
 import { DEFAULT_MODEL } from '../models/registry.js';
 import { terminalProgress } from './progress.js';
 import type { Classification } from '../predict/classify.js';
+import type { Unfreeze } from '../train/finetune/params.js';
 
 export interface ModelFlags { model?: string; randomWeights?: boolean; seed?: string }
 
@@ -48,4 +49,9 @@ export function numberOption(value: string, name: string): number {
   const n = Number(value);
   if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got "${value}"`);
   return n;
+}
+
+/** `--unfreeze-blocks N|all` (train --fine-tune and lr-find --fine-tune). */
+export function unfreezeBlocksOption(value: string): Unfreeze {
+  return value === 'all' ? { all: true } : { blocks: intOption(value, '--unfreeze-blocks') };
 }

@@ -4,7 +4,7 @@ import { LR_FIND_DEFAULTS } from '../../train/lrfind.js';
 import type { HeadKind } from '../../train/heads.js';
 import { FINE_TUNE_DEFAULTS } from '../../train/finetune/finetune.js';
 import { lrFindFineTune } from '../../train/finetune/lrfind.js';
-import { intOption, numberOption, printJson } from '../common.js';
+import { intOption, numberOption, printJson, unfreezeBlocksOption } from '../common.js';
 import { terminalProgress } from '../progress.js';
 
 interface Flags {
@@ -38,7 +38,7 @@ export function register(program: Command): void {
       };
       const r = f.fineTune
         ? await lrFindFineTune(dataset, {
-          ...common, unfreeze: f.unfreezeBlocks === 'all' ? { all: true } : { blocks: intOption(f.unfreezeBlocks, '--unfreeze-blocks') },
+          ...common, unfreeze: unfreezeBlocksOption(f.unfreezeBlocks),
           backboneLrMult: numberOption(f.backboneLrMult, '--backbone-lr-mult'),
         })
         : await lrFindDataset(dataset, { ...common, head: f.head as HeadKind, hidden: f.hidden.split(',').map((h) => intOption(h, '--hidden')) });

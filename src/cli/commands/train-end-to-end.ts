@@ -7,7 +7,7 @@ import type { HeadKind } from '../../train/heads.js';
 import type { Pooling } from '../../train/extract.js';
 import type { OptimizerKind } from '../../optim/optim.js';
 import { GraftError } from '../../util/errors.js';
-import { intOption, modelFromFlags, numberOption, printJson, type ModelFlags } from '../common.js';
+import { intOption, modelFromFlags, numberOption, printJson, unfreezeBlocksOption, type ModelFlags } from '../common.js';
 import { terminalProgress } from '../progress.js';
 import { invocation } from '../invocation.js';
 import { printRunReport } from '../print-report.js';
@@ -54,7 +54,7 @@ export async function runEndToEnd(dataset: string, f: Flags, cmd: Command): Prom
       architecture: scratch ? f.model ?? 'scratch_cnn' : undefined,
       inputSize: f.inputSize ? intOption(f.inputSize, '--input-size') : undefined,
       tap: f.tap, pooling: f.pooling as Pooling,
-      unfreeze: f.unfreeze ? { layer: f.unfreeze } : f.unfreezeBlocks === 'all' ? { all: true } : { blocks: intOption(f.unfreezeBlocks, '--unfreeze-blocks') },
+      unfreeze: f.unfreeze ? { layer: f.unfreeze } : unfreezeBlocksOption(f.unfreezeBlocks),
       backboneLrMult: numberOption(f.backboneLrMult, '--backbone-lr-mult'),
       head: {
         epochs: intOption(f.epochsHead, '--epochs-head'), head: f.head as HeadKind, standardize: f.standardize,
