@@ -1,6 +1,7 @@
 /** Terminal summary of a run's report (train in any mode, eval): the same lines for every mode. */
 import { formatClassificationReport } from '../report/metrics.js';
 import { shownSplit, type RunReport, type SplitMetrics } from '../report/schema.js';
+import type { StackingSummary } from '../train/stacking.js';
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 const secs = (x: number | undefined) => (x === undefined ? '' : `${x.toFixed(1)} s`);
@@ -34,10 +35,16 @@ export function printRunReport(report: RunReport): void {
     s.trainedParameters ? `${s.trainedParameters.toLocaleString()} parameters` : '',
   ].filter(Boolean);
   if (used.length) lines.push(`used: ${used.join('; ')}`);
-  const search = s.search as { weightDecay?: number; cvFolds?: number; cvScores?: { weightDecay: number; loss: number }[]; fittedOn?: number; augment?: string } | undefined;
+  const search = s.search as {
+    weightDecay?: number; cvFolds?: number; cvScores?: { weightDecay: number; loss: number }[]; fittedOn?: number; augment?: string; stacking?: StackingSummary;
+  } | undefined;
   if (search?.cvScores?.length) {
     const scores = search.cvScores.map((c) => `${c.weightDecay}: ${c.loss.toFixed(3)}`).join(', ');
-    lines.push(`selected: weight decay ${search.weightDecay} by ${search.cvFolds}-fold CV (held-out log loss ${scores}); refit on ${search.fittedOn} images${(search.augment ?? s.regularisation?.augment) === 'flip' ? ' + mirror images' : ''}${s.tta && s.tta !== 'none' ? `; TTA ${s.tta}` : ''}`);
+    const st = search.stacking;
+    const chosen = st?.kept
+      ? `one head per backbone (weight decays ${st.weightDecays.join(', ')} by ${search.cvFolds}-fold CV each) stacked with weights ${st.weights.map((w) => w.toFixed(3)).join(', ')} (out-of-fold log loss ${st.cvLoss.toFixed(3)}; one head on the concatenated features: weight decay ${search.weightDecay}, ${st.concatenatedCvLoss.toFixed(3)})`
+      : `weight decay ${search.weightDecay} by ${search.cvFolds}-fold CV (held-out log loss ${scores})${st ? `; stacked per-backbone heads lost on out-of-fold log loss (${st.cvLoss.toFixed(3)} vs ${st.concatenatedCvLoss.toFixed(3)})` : ''}`;
+    lines.push(`selected: ${chosen}; refit on ${search.fittedOn} images${(search.augment ?? s.regularisation?.augment) === 'flip' ? ' + mirror images' : ''}${s.tta && s.tta !== 'none' ? `; TTA ${s.tta}` : ''}`);
   }
   if (report.skipped.length) lines.push(`skipped ${report.skipped.length} file(s): ${report.skipped.slice(0, 5).map((f) => `${f.path} (${f.reason})`).join('; ')}`);
   const t = report.timing;

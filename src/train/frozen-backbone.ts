@@ -11,6 +11,7 @@ import { backboneAt, extractConcatenated, type ExtractResult, type Pooling } fro
 import { exportClassifier, type Tta } from './export.js';
 import { createHead, computeStandardisation, standardise, type DenseHead, type HeadKind } from './heads.js';
 import { LogisticProblem } from './logistic.js';
+import { StackedHeads, logLoss, type StackingSummary } from './stacking.js';
 import { fitLogistic, selectWeightDecay, withMirrors, type CvScore, type Selection } from './select.js';
 import { evaluateHead, fitHead, formatEpochRow, type FeatureSet } from './fit.js';
 import type { EpochRow } from '../report/history.js';
@@ -54,6 +55,11 @@ export interface TrainOptions {
   cvFolds?: number;
   /** Linear head: 'flip' also trains on the features of every image's mirror image; 'auto' (default) does so when a class has fewer than 100 training images. */
   augment?: 'auto' | 'flip' | 'none';
+  /**
+   * Several backbones, linear head: false fits one head on the concatenated features; by default the per-backbone
+   * heads are also fitted and stacked (src/train/stacking.ts), and the lower out-of-fold log loss wins.
+   */
+  stacking?: boolean;
   /** Test-time augmentation in the reported numbers: 'flip' averages each image with its mirror image. */
   tta?: Tta;
   /** TTA baked into the exported model.onnx (default: the same as tta). */
@@ -87,6 +93,8 @@ export interface HeadSelection {
   fittedOn?: number;
   /** Training-time augmentation of the features: 'flip' adds every image's mirror image. */
   augment?: 'flip' | 'none';
+  /** Several backbones: the stacked per-backbone heads, compared with the one head on their concatenated features. */
+  stacking?: StackingSummary;
   iterations?: number;
   evaluations?: number;
 }
@@ -131,7 +139,8 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
   }
   const val = sets.validation.n ? sets.validation : undefined;
   const trainStarted = Date.now();
-  const ctx: HeadContext = { kind, sets, flipped: exFlip ? flipped : undefined, val, dim: ex.dim, nClasses: ds.classes.length, seed, opts: { ...opts, augment }, log };
+  const blockDims = models.length > 1 ? models.map((m) => backboneAt(m, tap, opts.pooling).dim) : [ex.dim];
+  const ctx: HeadContext = { kind, sets, flipped: exFlip ? flipped : undefined, val, dim: ex.dim, blockDims, nClasses: ds.classes.length, seed, opts: { ...opts, augment }, log };
   const trained = kind === 'linear' && opts.solver !== 'sgd' ? await trainLinearCv(ctx) : trainIterative(ctx);
   const headSeconds = (Date.now() - trainStarted) / 1000;
   const evalSplit = (head: DenseHead, split: Split) => splitReport(head, sets[split], ds.classes, sets[split].paths, tta === 'flip' ? flipped[split] : undefined);
@@ -147,12 +156,12 @@ export async function trainClassifier(datasetRoot: string, opts: TrainOptions = 
     selected: {
       backbones: models.map((m) => ({ id: m.id, tap, pooling: opts.pooling ?? 'avg', featureDim: models.length === 1 ? ex.dim : backboneAt(m, tap, opts.pooling).dim })),
       head: { kind, hidden: trained.summary.hidden, dropout, standardize: opts.standardize !== false },
-      regularisation: { weightDecay: sel.weightDecay, labelSmoothing: opts.labelSmoothing ?? 0, dropout, augment: sel.augment ?? 'none' },
+      regularisation: { weightDecay: sel.stacking?.kept ? undefined : sel.weightDecay, labelSmoothing: opts.labelSmoothing ?? 0, dropout, augment: sel.augment ?? 'none' },
       optimizer: { kind: trained.summary.optimizer, lr: trained.summary.lr, schedule: trained.summary.schedule, batchSize: kind === 'linear' && opts.solver !== 'sgd' ? undefined : opts.batchSize ?? TRAIN_DEFAULTS.batchSize },
       // A full-batch solve has iterations (in `search`), not epochs.
       epochs: trained.history.length ? { run: trained.summary.epochs, best: trained.summary.bestEpoch, refit: trained.refit?.epochs } : undefined,
       refit: trained.refit,
-      search: { solver: sel.solver, weightDecay: sel.weightDecay, cvFolds: sel.cvFolds, cvScores: sel.cvScores, selectedOn: sel.selectedOn, fittedOn: sel.fittedOn, augment: sel.augment, iterations: sel.iterations, evaluations: sel.evaluations },
+      search: { solver: sel.solver, weightDecay: sel.weightDecay, stacking: sel.stacking, cvFolds: sel.cvFolds, cvScores: sel.cvScores, selectedOn: sel.selectedOn, fittedOn: sel.fittedOn, augment: sel.augment, iterations: sel.iterations, evaluations: sel.evaluations },
       tta,
       seed,
     },
@@ -209,6 +218,8 @@ interface HeadContext {
   flipped?: Record<Split, FeatureSet>;
   val?: FeatureSet;
   dim: number;
+  /** Feature dimensions of each backbone (the columns of the concatenated features, in order). */
+  blockDims: number[];
   nClasses: number;
   seed: number;
   opts: TrainOptions;
@@ -235,7 +246,7 @@ interface HeadSummary { kind: HeadKind; hidden: number[]; epochs: number; bestEp
  * train alone is what the validation numbers describe.
  */
 async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
-  const { sets, flipped, val, dim, nClasses, seed, opts, log } = ctx;
+  const { sets, flipped, val, dim, blockDims, nClasses, seed, opts, log } = ctx;
   const all = val ? concatSets(sets.train, val) : sets.train;
   // Training-time flip: the mirrored images are extra rows after the originals (row r + all.n mirrors row r).
   const mirror = (opts.augment ?? TRAIN_DEFAULTS.augment) === 'flip' && flipped ? (val ? concatSets(flipped.train, flipped.validation) : flipped.train) : undefined;
@@ -243,13 +254,17 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
   const standardisation = opts.standardize === false ? undefined : computeStandardisation(rowsData.x, rowsData.n, dim);
   const x = standardise(rowsData, standardisation);
   const problem = await LogisticProblem.create({ x, y: rowsData.y, n: rowsData.n, dim, nClasses });
+  let stacked: StackedHeads | undefined;
   try {
     const mirrorOffset = mirror ? all.n : undefined;
     const trainRows = withMirrors(Array.from({ length: sets.train.n }, (_, i) => i), mirrorOffset);
     const allRows = withMirrors(Array.from({ length: all.n }, (_, i) => i), mirrorOffset);
     let weightDecay = opts.weightDecay;
     let selection: Selection | undefined;
+    let stacking: StackingSummary | undefined;
     let cvRuns = 0;
+    const cvRows = Array.from({ length: sets.train.n }, (_, i) => i);
+    const tryStacking = blockDims.length > 1 && opts.stacking !== false;
     if (weightDecay === undefined) {
       // The CV sees only the training rows: with a validation split it gets its own problem without the validation
       // rows (and their mirrors), which every evaluation would otherwise multiply by zero (a third of the work on
@@ -257,12 +272,24 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
       const cvData = val ? selectRows(x, rowsData.y, trainRows, dim) : undefined;
       const cvProblem = cvData ? await LogisticProblem.create({ ...cvData, n: trainRows.length, dim, nClasses }) : problem;
       try {
-        selection = await selectWeightDecay(cvProblem, { rows: Array.from({ length: sets.train.n }, (_, i) => i), labels: cvData?.y ?? rowsData.y, folds: opts.cvFolds, seed, mirrorOffset: mirror ? (cvData ? sets.train.n : all.n) : undefined, log });
+        selection = await selectWeightDecay(cvProblem, { rows: cvRows, labels: cvData?.y ?? rowsData.y, folds: opts.cvFolds, seed, mirrorOffset: mirror ? (cvData ? sets.train.n : all.n) : undefined, outOfFold: tryStacking, log });
         cvRuns = cvProblem === problem ? 0 : cvProblem.runs;
       } finally {
         if (cvProblem !== problem) await cvProblem.release();
       }
       weightDecay = selection.weightDecay;
+      if (tryStacking) {
+        // The training rows come first in `all`, so the block problems' CV rows (and folds) are the concatenated head's.
+        stacked = await StackedHeads.select({ x, y: rowsData.y, n: rowsData.n, dims: blockDims, nClasses }, { rows: cvRows, labels: rowsData.y, folds: opts.cvFolds, seed, mirrorOffset: mirror ? all.n : undefined, log });
+        const concatenatedLoss = logLoss(selection.outOfFold!, cvRows.map((r) => rowsData.y[r]), nClasses);
+        const kept = stacked.cvLoss < concatenatedLoss;
+        stacking = stacked.summary(concatenatedLoss, kept);
+        log(`stacking ${blockDims.length} per-backbone heads: weights ${stacked.weights.map((w) => w.toFixed(3)).join(', ')}, out-of-fold log loss ${stacked.cvLoss.toFixed(4)} vs ${concatenatedLoss.toFixed(4)} for one head on the concatenated features → ${kept ? 'stacked' : 'concatenated'}`);
+        if (!kept) {
+          await stacked.release();
+          stacked = undefined;
+        }
+      }
     }
     const toHead = (params: Float64Array) => {
       const head = createHead({ kind: 'linear', inputDim: dim, nClasses, hidden: [], dropout: 0, standardisation }, seed);
@@ -271,26 +298,40 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
     };
     let valHead: DenseHead | undefined;
     let start = selection?.start;
-    let onTrain: Awaited<ReturnType<typeof fitLogistic>> | undefined;
+    let onTrain: { x: Float64Array; iterations: number } | undefined;
+    let blockStarts: Float64Array[] | undefined;
     if (val) {
-      onTrain = await fitLogistic(problem, trainRows, weightDecay, start);
+      if (stacked) {
+        const fit = await stacked.fit(trainRows);
+        onTrain = { x: fit.params, iterations: 0 };
+        blockStarts = fit.blocks;
+      } else {
+        onTrain = await fitLogistic(problem, trainRows, weightDecay, start);
+      }
       valHead = toHead(onTrain.x);
       start = onTrain.x;
     }
     // refit: false keeps the head that never saw the validation images (fine-tuning selects on them next).
     const refitOnAll = !onTrain || opts.refit !== false;
-    const final = refitOnAll ? await fitLogistic(problem, allRows, weightDecay, start) : onTrain!;
+    let final: { x: Float64Array; iterations: number };
+    if (!refitOnAll) final = onTrain!;
+    else if (stacked) final = { x: (await stacked.fit(allRows, blockStarts)).params, iterations: 0 };
+    else {
+      const fit = await fitLogistic(problem, allRows, weightDecay, start);
+      if (!fit.converged) log(`L-BFGS stopped after ${fit.iterations} iterations (max |gradient| ${fit.gradMax.toExponential(1)})`);
+      final = fit;
+    }
     const fittedOn = refitOnAll ? all.n : sets.train.n;
     // A separate CV problem counts its own evaluations.
-    const evaluations = problem.evaluations + (cvRuns ? selection!.evaluations : 0);
-    if (!final.converged) log(`L-BFGS stopped after ${final.iterations} iterations (max |gradient| ${final.gradMax.toExponential(1)})`);
-    log(`linear head: weight decay ${weightDecay}${selection ? ` (${selection.folds}-fold CV)` : ''}, fitted on ${fittedOn} images${mirror ? ' and their mirror images' : ''} (${evaluations} loss/gradient evaluations${selection ? `, ${selection.evaluations} of them for the CV` : ''} in ${problem.runs + cvRuns} onnxruntime runs)`);
+    const evaluations = problem.evaluations + (cvRuns ? selection!.evaluations : 0) + (stacked?.evaluations ?? 0);
+    if (stacking?.kept) log(`linear heads: one per backbone (weight decays ${stacking.weightDecays.join(', ')} by ${selection!.folds}-fold CV each), stacked with weights ${stacking.weights.map((w) => w.toFixed(3)).join(', ')}, fitted on ${fittedOn} images${mirror ? ' and their mirror images' : ''}`);
+    else log(`linear head: weight decay ${weightDecay}${selection ? ` (${selection.folds}-fold CV)` : ''}, fitted on ${fittedOn} images${mirror ? ' and their mirror images' : ''} (${evaluations} loss/gradient evaluations${selection ? `, ${selection.evaluations} of them for the CV` : ''} in ${problem.runs + cvRuns} onnxruntime runs)`);
     return {
       head: toHead(final.x),
       valHead,
       summary: { kind: 'linear', hidden: [], epochs: final.iterations, bestEpoch: final.iterations, optimizer: 'lbfgs', lr: undefined, schedule: 'none', seed },
       selected: {
-        kind: 'linear', solver: 'lbfgs', weightDecay,
+        kind: 'linear', solver: 'lbfgs', weightDecay, stacking,
         cvFolds: selection?.folds, cvScores: selection?.scores,
         fittedOn, augment: mirror ? 'flip' : 'none', iterations: final.iterations, evaluations,
       },

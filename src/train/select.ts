@@ -35,6 +35,8 @@ export interface SelectOptions {
    */
   mirrorOffset?: number;
   solver?: LbfgsOptions;
+  /** Also return every row's held-out logits at the chosen weight decay (stacking fits its weights on them). */
+  outOfFold?: boolean;
   log?: (line: string) => void;
 }
 
@@ -45,6 +47,8 @@ export interface Selection {
   /** Mean over folds of the solution at the chosen weight decay: a warm start for the final fits. */
   start: Float64Array;
   evaluations: number;
+  /** With `outOfFold`: [rows.length, nClasses] logits of each row from the fold that held it out, at the chosen weight decay. */
+  outOfFold?: Float32Array;
 }
 
 /** Stratified fold index (0..k−1) of each of `rows`, seeded: every class is dealt round-robin after a shuffle. */
@@ -94,11 +98,12 @@ export async function selectWeightDecay(problem: LogisticProblem, opts: SelectOp
       const heldOut = opts.rows.filter((_, r) => fold[r] === f);
       const weights = maskWeights(problem.n, fitRows);
       let params: Float64Array = new Float64Array(size);
-      const path: { params: Float64Array; accuracy: number; loss: number }[] = [];
+      const path: { params: Float64Array; accuracy: number; loss: number; heldOut?: Float32Array }[] = [];
       for (const lambda of grid) {
         const result = await minimizeLbfgs((p, grad) => batcher.evaluate(f, { params: p, sampleWeight: weights, lambda, grad }), params, { gradTol: pathGradTol(lambda), ...opts.solver });
         params = result.x;
-        path.push({ params, ...scoreRows(await problem.logits(params), opts.labels, heldOut, nc) });
+        const logits = await problem.logits(params);
+        path.push({ params, ...scoreRows(logits, opts.labels, heldOut, nc), heldOut: opts.outOfFold ? pickRows(logits, heldOut, nc) : undefined });
       }
       return path;
     } finally {
@@ -118,8 +123,18 @@ export async function selectWeightDecay(problem: LogisticProblem, opts: SelectOp
   }
   const start = new Float64Array(size);
   for (const s of solutions[best]) for (let j = 0; j < size; j++) start[j] += s[j] / k;
+  let outOfFold: Float32Array | undefined;
+  if (opts.outOfFold) {
+    outOfFold = new Float32Array(opts.rows.length * nc);
+    const cursor = new Array<number>(k).fill(0);
+    // Held-out rows of fold f, in the order heldOut listed them (opts.rows order).
+    opts.rows.forEach((_, r) => {
+      const f = fold[r];
+      outOfFold!.set(perFold[f][best].heldOut!.subarray(cursor[f] * nc, ++cursor[f] * nc), r * nc);
+    });
+  }
   opts.log?.(`weight decay by ${k}-fold CV: ${scores.map((s) => `${s.weightDecay.toExponential(0)} ${(s.accuracy * 100).toFixed(1)}% ${s.loss.toFixed(3)}`).join('  ')} → ${grid[best].toExponential(0)}`);
-  return { weightDecay: grid[best], folds: k, scores, start, evaluations: problem.evaluations - before };
+  return { weightDecay: grid[best], folds: k, scores, start, evaluations: problem.evaluations - before, outOfFold };
 }
 
 /**
@@ -186,6 +201,13 @@ export async function fitLogistic(problem: LogisticProblem, rows: number[], weig
 /** `rows` plus their mirrored copies when there are any. */
 export function withMirrors(rows: number[], mirrorOffset?: number): number[] {
   return mirrorOffset === undefined ? rows : [...rows, ...rows.map((r) => r + mirrorOffset)];
+}
+
+/** The logits of `rows`, in that order. */
+function pickRows(logits: Float32Array, rows: number[], k: number): Float32Array {
+  const out = new Float32Array(rows.length * k);
+  rows.forEach((row, i) => out.set(logits.subarray(row * k, (row + 1) * k), i * k));
+  return out;
 }
 
 function scoreRows(logits: Float32Array, labels: ArrayLike<number>, rows: number[], k: number): { accuracy: number; loss: number } {

@@ -12,6 +12,7 @@ import { classify } from '../../src/predict/classify.js';
 import { withTta } from '../../src/predict/tta.js';
 import { imageToTensor } from '../../src/image/preprocess.js';
 import { readModel } from '../../src/onnx/codec.js';
+import type { StackingSummary } from '../../src/train/stacking.js';
 import { catsDogs, sharedModels } from '../helpers/paths.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'graft-multi-'));
@@ -41,6 +42,11 @@ test('two backbones in one exported file over raw pixels; TTA baked in equals TT
   assert.deepEqual(r1.selected.backbones.map((b) => b.featureDim), [768, 1000]);
   assert.equal(r2.selected.tta, 'flip');
   assert.equal(r1.selected.regularisation?.weightDecay, r2.selected.regularisation?.weightDecay);
+  // Stacked per-backbone heads competed with the one head on the concatenated features; the lower held-out loss won.
+  const stacking = (r1.selected.search as { stacking?: StackingSummary }).stacking!;
+  assert.equal(stacking.weights.length, 2);
+  assert.equal(stacking.kept, stacking.cvLoss < stacking.concatenatedCvLoss);
+  assert.equal(r1.selected.regularisation?.weightDecay === undefined, stacking.kept);
 
   const plainFile = path.join(plainOut, 'model.onnx');
   const ttaFile = path.join(ttaOut, 'model.onnx');
@@ -64,4 +70,15 @@ test('two backbones in one exported file over raw pixels; TTA baked in equals TT
   const pOf = (c: (typeof baked)[number], label: string) => c.predictions.find((p) => p.label === label)!.probability;
   assert.ok(Math.abs(pOf(baked[0], 'dogs') - pOf(applied[0], 'dogs')) < 1e-5, `${pOf(baked[0], 'dogs')} vs ${pOf(applied[0], 'dogs')}`);
   assert.ok(Math.abs(pOf(baked[0], 'dogs') - pOf(baked[1], 'dogs')) < 2e-3, 'an image and its mirror image get the same TTA probabilities');
+});
+
+test('several backbones with a validation split: the stacked head fitted on train reports validation; stacking: false fits one head', async () => {
+  const models = 'mobilenet_v1_0.75,darknet_tiny';
+  const withVal = await trainClassifier(data, { model: models, out: path.join(work, 'val'), plots: false, cvFolds: 3, seed: 1, val: 0.3 });
+  const stacking = (withVal.selected.search as { stacking?: StackingSummary }).stacking!;
+  assert.equal(stacking.weights.length, 2);
+  assert.ok(withVal.val && withVal.val.n === 6, `validation images: ${withVal.val?.n}`);
+  const single = await trainClassifier(data, { model: models, out: path.join(work, 'single'), plots: false, cvFolds: 3, seed: 1, stacking: false });
+  assert.equal((single.selected.search as { stacking?: StackingSummary }).stacking, undefined);
+  assert.ok(single.selected.regularisation?.weightDecay !== undefined);
 });
