@@ -16,7 +16,7 @@ import { GraftError } from '../../util/errors.js';
 
 interface Flags extends ModelFlags, EndToEndFlags {
   tap?: string; pooling: string; standardize: boolean; head: string; hidden?: string; dropout?: string; epochs: string; lr: string; batch: string; optimizer: string;
-  schedule: string; weightDecay?: string; solver: string; cvFolds: string; tta: string; labelSmoothing?: string; classWeights?: string; clipNorm?: string; earlyStopping?: string;
+  schedule: string; weightDecay?: string; solver: string; cvFolds: string; stacking: boolean; tta: string; labelSmoothing?: string; classWeights?: string; clipNorm?: string; earlyStopping?: string;
   features?: string; val?: string; refit?: boolean; deleteCorrupt?: boolean; target?: string; out: string; json?: boolean; plots: boolean;
 }
 
@@ -42,6 +42,7 @@ export function register(program: Command): void {
     .option('--weight-decay <x>', `L2 weight decay (linear head: chosen by cross-validation unless given; other heads: ${TRAIN_DEFAULTS.weightDecay})`)
     .option('--solver <s>', 'linear head: lbfgs (full batch, default) | sgd (mini-batch with --optimizer/--epochs/--lr)', 'lbfgs')
     .option('--cv-folds <k>', 'folds of the cross-validation that selects the weight decay', '5')
+    .option('--no-stacking', 'several backbones (--model a,b): one linear head on the concatenated features only (by default one head per backbone, stacked, when that has the lower cross-validated log loss)')
     .option('--tta <t>', 'test-time augmentation in the reported numbers and the exported model: none | flip (average with the mirror image)', 'none')
     .option('--label-smoothing <x>', `label smoothing ε (fine-tune default ${FINE_TUNE_DEFAULTS.labelSmoothing})`)
     .option('--class-weights <w>', 'balanced')
@@ -79,7 +80,7 @@ export function register(program: Command): void {
         head: f.head as HeadKind, hidden: f.hidden?.split(',').map((h) => intOption(h, '--hidden')), dropout: f.dropout ? numberOption(f.dropout, '--dropout') : undefined,
         epochs: intOption(f.epochs, '--epochs'), lr: numberOption(f.lr, '--lr'), batchSize: intOption(f.batch, '--batch'),
         optimizer: f.optimizer as OptimizerKind, schedule: f.schedule, weightDecay: f.weightDecay !== undefined ? numberOption(f.weightDecay, '--weight-decay') : undefined,
-        solver: choice(f.solver, ['lbfgs', 'sgd'] as const, '--solver'), cvFolds: intOption(f.cvFolds, '--cv-folds'), tta: choice(f.tta, ['none', 'flip'] as const, '--tta'), augment: f.augment === false ? 'none' : 'auto',
+        solver: choice(f.solver, ['lbfgs', 'sgd'] as const, '--solver'), cvFolds: intOption(f.cvFolds, '--cv-folds'), stacking: f.stacking, tta: choice(f.tta, ['none', 'flip'] as const, '--tta'), augment: f.augment === false ? 'none' : 'auto',
         labelSmoothing: f.labelSmoothing ? numberOption(f.labelSmoothing, '--label-smoothing') : undefined,
         classWeights: f.classWeights === 'balanced' ? 'balanced' : undefined,
         clipNorm: f.clipNorm ? numberOption(f.clipNorm, '--clip-norm') : undefined,
