@@ -303,7 +303,7 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
     if (val) {
       if (stacked) {
         const fit = await stacked.fit(trainRows);
-        onTrain = { x: fit.params, iterations: 0 };
+        onTrain = { x: fit.params, iterations: fit.iterations };
         blockStarts = fit.blocks;
       } else {
         onTrain = await fitLogistic(problem, trainRows, weightDecay, start);
@@ -315,7 +315,11 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
     const refitOnAll = !onTrain || opts.refit !== false;
     let final: { x: Float64Array; iterations: number };
     if (!refitOnAll) final = onTrain!;
-    else if (stacked) final = { x: (await stacked.fit(allRows, blockStarts)).params, iterations: 0 };
+    else if (stacked) {
+      const fit = await stacked.fit(allRows, blockStarts);
+      if (!fit.converged) log('L-BFGS stopped before convergence on a backbone\'s head');
+      final = { x: fit.params, iterations: fit.iterations };
+    }
     else {
       const fit = await fitLogistic(problem, allRows, weightDecay, start);
       if (!fit.converged) log(`L-BFGS stopped after ${fit.iterations} iterations (max |gradient| ${fit.gradMax.toExponential(1)})`);
@@ -340,6 +344,7 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
     };
   } finally {
     await problem.release();
+    await stacked?.release();
   }
 }
 

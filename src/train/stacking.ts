@@ -149,16 +149,18 @@ export class StackedHeads {
     }
   }
 
-  /** Fits every block at its weight decay on `rows` (warm-started from `starts`, else from its CV); the stacked parameters and each block's. */
-  async fit(rows: number[], starts?: Float64Array[]): Promise<{ params: Float64Array; blocks: Float64Array[]; converged: boolean }> {
+  /** Fits every block at its weight decay on `rows` (warm-started from `starts`, else from its CV): the stacked parameters, each block's, and the L-BFGS iterations of all blocks. */
+  async fit(rows: number[], starts?: Float64Array[]): Promise<{ params: Float64Array; blocks: Float64Array[]; converged: boolean; iterations: number }> {
     const blocks: Float64Array[] = [];
     let converged = true;
+    let iterations = 0;
     for (const [b, p] of this.problems.entries()) {
       const result = await fitLogistic(p, rows, this.selections[b].weightDecay, starts?.[b] ?? this.selections[b].start);
       converged &&= result.converged;
+      iterations += result.iterations;
       blocks.push(result.x);
     }
-    return { params: stackedParameters(blocks, this.dims, this.weights, this.nClasses), blocks, converged };
+    return { params: stackedParameters(blocks, this.dims, this.weights, this.nClasses), blocks, converged, iterations };
   }
 
   get evaluations(): number {
