@@ -317,7 +317,7 @@ async function trainLinearCv(ctx: HeadContext): Promise<TrainedHead> {
     if (!refitOnAll) final = onTrain!;
     else if (stacked) {
       const fit = await stacked.fit(allRows, blockStarts);
-      if (!fit.converged) log('L-BFGS stopped before convergence on a backbone\'s head');
+      if (fit.unconverged.length) log(`L-BFGS stopped short of its gradient tolerance: ${fit.unconverged.join('; ')}`);
       final = { x: fit.params, iterations: fit.iterations };
     }
     else {

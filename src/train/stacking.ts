@@ -149,18 +149,18 @@ export class StackedHeads {
     }
   }
 
-  /** Fits every block at its weight decay on `rows` (warm-started from `starts`, else from its CV): the stacked parameters, each block's, and the L-BFGS iterations of all blocks. */
-  async fit(rows: number[], starts?: Float64Array[]): Promise<{ params: Float64Array; blocks: Float64Array[]; converged: boolean; iterations: number }> {
+  /** Fits every block at its weight decay on `rows` (warm-started from `starts`, else from its CV): the stacked parameters, each block's, the blocks whose L-BFGS stopped short of the gradient tolerance, and the iterations of all. */
+  async fit(rows: number[], starts?: Float64Array[]): Promise<{ params: Float64Array; blocks: Float64Array[]; unconverged: string[]; iterations: number }> {
     const blocks: Float64Array[] = [];
-    let converged = true;
+    const unconverged: string[] = [];
     let iterations = 0;
     for (const [b, p] of this.problems.entries()) {
       const result = await fitLogistic(p, rows, this.selections[b].weightDecay, starts?.[b] ?? this.selections[b].start);
-      converged &&= result.converged;
+      if (!result.converged) unconverged.push(`backbone ${b + 1}: ${result.iterations} iterations, max |gradient| ${result.gradMax.toExponential(1)}`);
       iterations += result.iterations;
       blocks.push(result.x);
     }
-    return { params: stackedParameters(blocks, this.dims, this.weights, this.nClasses), blocks, converged, iterations };
+    return { params: stackedParameters(blocks, this.dims, this.weights, this.nClasses), blocks, unconverged, iterations };
   }
 
   get evaluations(): number {
