@@ -44,6 +44,7 @@ export async function fitStackingWeights(logits: Float32Array[], labels: ArrayLi
   if (!logits.length || logits.some((z) => z.length !== n * k)) throw new GraftError('SHAPE', `stacking: every block needs ${n}×${k} logits`);
   const blocks = logits.length;
   const mixed = new Float64Array(k);
+  const softmax = new Float64Array(k);
   const w = new Float64Array(blocks);
   const objective = (u: Float64Array, grad: Float64Array): number => {
     for (let b = 0; b < blocks; b++) w[b] = Math.exp(u[b]);
@@ -52,16 +53,14 @@ export async function fitStackingWeights(logits: Float32Array[], labels: ArrayLi
     for (let r = 0; r < n; r++) {
       mixed.fill(0);
       for (let b = 0; b < blocks; b++) for (let c = 0; c < k; c++) mixed[c] += w[b] * logits[b][r * k + c];
-      let max = -Infinity;
-      for (let c = 0; c < k; c++) max = Math.max(max, mixed[c]);
-      let sum = 0;
-      for (let c = 0; c < k; c++) sum += Math.exp(mixed[c] - max);
+      const lse = logSumExp(mixed);
       const y = labels[r];
-      loss += max + Math.log(sum) - mixed[y];
+      loss += lse - mixed[y];
+      for (let c = 0; c < k; c++) softmax[c] = Math.exp(mixed[c] - lse);
       // d/dw_b = Σ_c (softmax_c − onehot_c) · logits_b[c]
       for (let b = 0; b < blocks; b++) {
         let g = -logits[b][r * k + y];
-        for (let c = 0; c < k; c++) g += (Math.exp(mixed[c] - max) / sum) * logits[b][r * k + c];
+        for (let c = 0; c < k; c++) g += softmax[c] * logits[b][r * k + c];
         grad[b] += g / n;
       }
     }
